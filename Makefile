@@ -1,0 +1,47 @@
+# Code Runner — the two commands a newcomer needs:
+#   make run    set up the host (Docker, packages), build images and binaries, serve on $(PORT)
+#   make test   the same set-up, then unit + integration tests and the acceptance suite
+SHELL := /bin/bash
+PORT ?= 8000
+WORKERS ?= 2
+export PORT WORKERS
+
+RELEASE_BIN := .build/release
+ACCEPTANCE ?= ../shared/acceptance
+
+.PHONY: run test setup images build build-debug unit-test acceptance clean-images help
+
+help:
+	@echo "make run | make test | make images | make build | make acceptance"
+
+## Install missing Debian packages and start dockerd when it is not running.
+setup:
+	@bash scripts/setup-host.sh
+
+## Build the runtime images that are missing or out of date (FORCE=1 rebuilds).
+images: setup
+	@bash scripts/build-images.sh
+
+## Release binaries of the API and the worker.
+build:
+	@swift build -c release --product code-runner-api
+	@swift build -c release --product code-runner-worker
+
+## Start the whole service in the foreground (Ctrl-C stops everything).
+run: images build
+	@exec bash scripts/run-service.sh
+
+## Every test: unit and integration tests (real Docker, real SQLite), then the acceptance suite
+## against a freshly started service.
+test: images build unit-test acceptance
+
+unit-test:
+	@swift build --build-tests
+	@swift test --skip-build --no-parallel
+
+acceptance: build
+	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
+
+## Remove this service's runtime images (they are rebuilt by `make images`).
+clean-images:
+	@docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^code-runner-' | xargs -r docker rmi

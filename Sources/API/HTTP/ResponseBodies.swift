@@ -1,0 +1,68 @@
+import Foundation
+import Queue
+
+/// `CodeExecutionResponse`: the seed's five keys (`metadata` present even when null) plus ours.
+struct ExecutionResponse: Encodable, Sendable {
+    var jobID: String
+    var result: RunResult
+
+    enum CodingKeys: String, CodingKey {
+        case stdout, stderr, exitCode = "exit_code", executionTime = "execution_time", metadata
+        case jobID = "job_id", timedOut = "timed_out", oomKilled = "oom_killed"
+        case stdoutTruncated = "stdout_truncated", stderrTruncated = "stderr_truncated"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(result.stdout, forKey: .stdout)
+        try container.encode(result.stderr, forKey: .stderr)
+        try container.encode(result.exitCode, forKey: .exitCode)
+        try container.encode(result.executionTime, forKey: .executionTime)
+        try container.encode(result.metadata ?? .null, forKey: .metadata)
+        try container.encode(jobID, forKey: .jobID)
+        try container.encode(result.timedOut, forKey: .timedOut)
+        try container.encode(result.oomKilled, forKey: .oomKilled)
+        try container.encode(result.stdoutTruncated, forKey: .stdoutTruncated)
+        try container.encode(result.stderrTruncated, forKey: .stderrTruncated)
+    }
+}
+
+/// A job as `GET /jobs/{id}` shows it.
+struct JobView: Encodable, Sendable {
+    var job: Job
+    /// Lists leave the (possibly large) result out.
+    var includesResult = true
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", kind, status, createdAt = "created_at", startedAt = "started_at"
+        case finishedAt = "finished_at", attempts, result, error
+    }
+
+    struct ErrorBody: Encodable {
+        var status_code: Int
+        var detail: String
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(job.publicID, forKey: .jobID)
+        try container.encode(job.kind.rawValue, forKey: .kind)
+        try container.encode(job.state.rawValue, forKey: .status)
+        try container.encode(job.createdAt.iso8601, forKey: .createdAt)
+        try container.encode(job.startedAt?.iso8601, forKey: .startedAt)
+        try container.encode(job.finishedAt?.iso8601, forKey: .finishedAt)
+        try container.encode(job.attempts, forKey: .attempts)
+        if includesResult {
+            if job.state == .completed, let data = job.result, let result = try? JSONDecoder().decode(RunResult.self, from: data) {
+                try container.encode(ExecutionResponse(jobID: job.publicID, result: result), forKey: .result)
+            } else {
+                try container.encodeNil(forKey: .result)
+            }
+        }
+        if let failure = job.failure {
+            try container.encode(ErrorBody(status_code: failure.statusCode, detail: failure.detail), forKey: .error)
+        } else {
+            try container.encodeNil(forKey: .error)
+        }
+    }
+}

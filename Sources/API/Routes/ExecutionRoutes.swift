@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import Queue
+
+/// `POST /run` (submit and wait) and `POST /jobs` (submit and return the id).
+struct ExecutionRoutes: Sendable {
+    let dependencies: AppDependencies
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/run") { request, _ in try await run(request) }
+        router.post("/jobs") { request, _ in try await submit(request) }
+    }
+
+    /// Validates, stores the job and waits for a worker to finish it; 202 when it takes longer
+    /// than its own timeout plus `RUN_WAIT_SLACK`.
+    func run(_ request: Request) async throws -> Response {
+        let (payload, owner) = try await admit(request, requireWorkers: true)
+        let job = try await store(payload, owner: owner, idempotencyKey: nil, requestHash: nil)
+        let wait = Duration.seconds(payload.timeoutSeconds + dependencies.settings.runWaitSlack)
+        guard let finished = await dependencies.waiters.wait(for: job.id, timeout: wait) else {
+            return JSONResponse.make(
+                status: .accepted,
+                body: [
+                    "job_id": job.publicID, "status": JobState.running.rawValue,
+                    "detail": "The job has not finished yet; poll GET /jobs/\(job.publicID).",
+                ],
+                headers: [.location: "/jobs/\(job.publicID)"])
+        }
+        return try Self.answer(for: finished)
+    }
+
+    /// Validates and stores the job; 202 with its id. Honours `Idempotency-Key`.
+    func submit(_ request: Request) async throws -> Response {
+        let (payload, owner) = try await admit(request, requireWorkers: false)
+        let key = request.headers[.idempotencyKey].flatMap { $0.isEmpty ? nil : $0 }
+        let hash = key.map { _ in SHA256.hexDigest((try? JSONEncoder().encode(payload)) ?? Data()) }
+        let outcome = try await dependencies.store.enqueue(
+            NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload), idempotencyKey: key, requestHash: hash),
+            maxQueueDepth: dependencies.settings.maxQueueDepth)
+        switch outcome {
+        case .created(let job):
+            return JSONResponse.make(
+                status: .accepted, body: ["job_id": job.publicID, "status": job.state.rawValue],
+                headers: [.location: "/jobs/\(job.publicID)"])
+        case .repeated(let job):
+            return JSONResponse.make(body: JobView(job: job), headers: [.location: "/jobs/\(job.publicID)"])
+        case .conflict:
+            throw APIError(.conflict, "Idempotency-Key '\(key ?? "")' was already used with a different request.")
+        case .queueFull:
+            throw Self.queueFull
+        }
+    }
+
+    /// The seed's order: JSON → auth → fields → empty → size → file names → image → workers.
+    private func admit(_ request: Request, requireWorkers: Bool) async throws -> (RunPayload, String) {
+        let body = try await RequestBody.json(from: request)
+        let owner = try dependencies.authenticator.owner(of: request)
+        let settings = dependencies.settings
+        let run: RunRequest
+        switch RunRequest.validate(body, settings: settings) {
+        case .success(let valid): run = valid
+        case .failure(let error): throw error
+        }
+        if run.code.isEmpty && (run.entrypoint ?? "").isEmpty {
+            throw APIError(.badRequest, "Either code or entrypoint must be provided.")
+        }
+        if run.payloadSize > 1_048_576 { throw APIError(.contentTooLarge, "Code size exceeds the limit.") }
+        if let bad = run.files.first(where: { !RunRequest.isValidFileName($0.name) }) {
+            throw APIError(.badRequest, "Invalid filename: \(bad.name)")
+        }
+        let workers = try await dependencies.liveWorkers()
+        let entry = try resolve(run.image, workers: workers)
+        if requireWorkers && workers.isEmpty { throw APIError(.serviceUnavailable, "No workers available.") }
+
+        let defaultMemory = max(settings.defaultMemoryBytes, entry?.minimumMemoryBytes ?? 0)
+        let payload = RunPayload(
+            code: run.code, image: run.image.fullName, mainFile: entry?.mainFile ?? "main.py", files: run.files,
+            entrypoint: run.entrypoint, stdin: run.stdin,
+            timeoutSeconds: run.timeout ?? settings.defaultTimeout,
+            memoryBytes: run.memoryBytes ?? min(defaultMemory, Int64(settings.maxMemoryMB) * ByteSize.mebibyte),
+            cpuShares: run.cpuShares ?? settings.defaultCPUShares,
+            nanoCPUs: Int64(((run.cpus ?? settings.defaultCPUs) * 1e9).rounded()),
+            diskBytes: run.diskBytes ?? settings.defaultDiskBytes,
+            pidsLimit: settings.defaultPidsLimit, allowNetwork: run.allowNetwork, environment: run.environment,
+            maxOutputBytes: settings.maxOutputBytes, maxMetadataBytes: settings.maxMetadataBytes)
+        return (payload, owner)
+    }
+
+    /// The catalogue entry of a runtime image; 404 for an image no live worker has (runtime)
+    /// or that this service never built (prebuilt tag). Nothing is ever pulled.
+    private func resolve(_ image: RunRequest.ImageReference, workers: [WorkerStatus]) throws -> RuntimeCatalog.Entry? {
+        switch image {
+        case .runtime(let name):
+            let present = workers.isEmpty || workers.contains { $0.images.contains(image.fullName) }
+            guard present, let entry = dependencies.catalog.entry(for: name) else {
+                throw APIError(.notFound, "Image '\(image.fullName)' not found. Build it with: make images")
+            }
+            return entry
+        case .prebuilt:
+            throw APIError(.notFound, "Image '\(image.fullName)' not found. Create it with POST /prebuild.")
+        }
+    }
+
+    private func store(_ payload: RunPayload, owner: String, idempotencyKey: String?, requestHash: String?) async throws -> Job {
+        let outcome = try await dependencies.store.enqueue(
+            NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload)),
+            maxQueueDepth: dependencies.settings.maxQueueDepth)
+        switch outcome {
+        case .created(let job), .repeated(let job), .conflict(let job): return job
+        case .queueFull: throw Self.queueFull
+        }
+    }
+
+    static let queueFull = APIError(
+        .tooManyRequests, "The queue is full; retry later.", headers: [.retryAfter: "5"])
+
+    /// The answer `/run` gives for a finished job: its result, or the failure's status and detail.
+    static func answer(for job: Job) throws -> Response {
+        switch job.state {
+        case .completed:
+            guard let data = job.result else { throw APIError(.internalServerError, "An unexpected error occurred: result missing") }
+            let result = try JSONDecoder().decode(RunResult.self, from: data)
+            return JSONResponse.make(body: ExecutionResponse(jobID: job.publicID, result: result))
+        case .failed:
+            let failure = job.failure ?? JobFailure.workerLost
+            throw APIError(HTTPResponse.Status(code: failure.statusCode), failure.detail)
+        case .cancelled:
+            throw APIError(.conflict, "Job '\(job.publicID)' was cancelled.")
+        case .queued, .running:
+            throw APIError(.internalServerError, "An unexpected error occurred: job not finished")
+        }
+    }
+}

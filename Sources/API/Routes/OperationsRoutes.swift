@@ -1,0 +1,74 @@
+import Hummingbird
+import Queue
+
+/// `GET /`, `GET /health` (open), `GET /images` and its alias `GET /runtimes` (authenticated).
+/// Everything about engines and images comes from what workers record; the API never talks
+/// to Docker.
+struct OperationsRoutes: Sendable {
+    let dependencies: AppDependencies
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in JSONResponse.make(body: ["message": "Code Runner is operational."]) }
+        router.get("/health") { _, _ in try await health() }
+        router.get("/images") { request, _ in try await images(request) }
+        router.get("/runtimes") { request, _ in try await images(request) }
+        router.get("/openapi.json") { _, _ in OpenAPIDocument.response }
+    }
+
+    struct Health: Encodable {
+        var status: String
+        var docker_connected: Bool
+        var auth_enabled: Bool
+        var workers: Int
+        var queue: QueueCounts
+    }
+
+    func health() async throws -> Response {
+        let workers = try await dependencies.liveWorkers()
+        let connected = workers.contains { $0.dockerConnected }
+        let counts = try await dependencies.store.counts()
+        return JSONResponse.make(body: Health(
+            status: connected ? "ok" : "degraded", docker_connected: connected,
+            auth_enabled: dependencies.authenticator.isEnabled, workers: workers.count, queue: counts))
+    }
+
+    struct ImageEntry: Encodable {
+        var id: String
+        var name: String
+        var description: String
+        var default_entrypoint: String
+        var file_extension: String
+        var main_file: String
+        var completions: JSONValue
+        /// True when a live worker has this runtime's image.
+        var available: Bool
+    }
+
+    struct Images: Encodable {
+        var images: [ImageEntry]
+        var `default`: String
+    }
+
+    func images(_ request: Request) async throws -> Response {
+        _ = try dependencies.authenticator.owner(of: request)
+        let present = Set(try await dependencies.liveWorkers().flatMap(\.images))
+        let entries = dependencies.catalog.entries.map { entry in
+            ImageEntry(
+                id: entry.imageName, name: entry.name, description: entry.description,
+                default_entrypoint: entry.defaultEntrypoint, file_extension: entry.fileExtension,
+                main_file: entry.mainFile, completions: entry.completions,
+                available: present.contains(entry.imageName))
+        }
+        return JSONResponse.make(body: Images(images: entries, default: "code-runner-python"))
+    }
+}
+
+extension QueueCounts: Encodable {
+    enum CodingKeys: String, CodingKey { case queued, running }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(queued, forKey: .queued)
+        try container.encode(running, forKey: .running)
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Queue
+
+/// A `CodeExecutionRequest` after field validation (step 3 of the seed's order), before the
+/// request-level checks (empty code, size, file names, image existence).
+struct RunRequest: Sendable {
+    /// What `image` names after normalisation.
+    enum ImageReference: Sendable, Equatable {
+        case runtime(String)
+        case prebuilt(tag: String)
+
+        /// The Docker image reference (`code-runner-python`, `prebuilt-mytag`).
+        var fullName: String {
+            switch self {
+            case .runtime(let name): "code-runner-\(name)"
+            case .prebuilt(let tag): "prebuilt-\(tag)"
+            }
+        }
+    }
+
+    struct PrebuildSpec: Sendable, Equatable, Codable {
+        var baseImage: String
+        var setupScript: String
+    }
+
+    var code: String
+    var image: ImageReference
+    var files: [WorkFile]
+    var entrypoint: String?
+    var stdin: String
+    var timeout: Int?
+    var memoryBytes: Int64?
+    var cpuShares: Int?
+    var diskBytes: Int64?
+    var cpus: Double?
+    var allowNetwork: Bool
+    var environment: [EnvironmentVariable]
+    var prebuildSpec: PrebuildSpec?
+
+    static let runtimeNames = ["python", "node", "bun", "go", "deno", "rust"]
+    static let reservedEnvironmentNames: Set<String> = ["ENCODED_CODE", "ENCODED_FILES", "CUSTOM_ENTRYPOINT"]
+    static let maxFiles = 1000
+
+    /// Validates every field of `body` (a parsed JSON value); all problems are reported at once.
+    static func validate(_ body: JSONValue, settings: ServiceSettings) -> Result<RunRequest, APIError> {
+        guard case .object(let fields) = body else {
+            return .failure(.validation([ValidationIssue(
+                type: "model_attributes_type", loc: ["body"],
+                msg: "Input should be a valid dictionary or object to extract fields from", input: body)]))
+        }
+        var issues: [ValidationIssue] = []
+        func field(_ name: String) -> LaxValue? {
+            guard let value = fields[name], value != .null else { return nil }
+            return LaxValue(value: value, loc: ["body", .key(name)])
+        }
+        func take<T>(_ result: Result<T, ValidationIssue>?) -> T? {
+            switch result {
+            case .success(let value): return value
+            case .failure(let issue): issues.append(issue); return nil
+            case nil: return nil
+            }
+        }
+
+        var code = ""
+        if let value = fields["code"] {
+            code = take(LaxValue(value: value, loc: ["body", "code"]).string()) ?? ""
+        } else {
+            issues.append(ValidationIssue(type: "missing", loc: ["body", "code"], msg: "Field required", input: body))
+        }
+
+        var image = ImageReference.runtime("python")
+        if let lax = field("image"), let name = take(lax.string()) {
+            if let resolved = resolveImage(name) { image = resolved } else {
+                issues.append(lax.valueError(
+                    "Image '\(name)' is neither a runtime (\(runtimeNames.joined(separator: ", "))) nor a prebuilt tag matching [a-z0-9][a-z0-9._-]{0,127}."))
+            }
+        }
+
+        var files: [WorkFile] = []
+        if let lax = field("files"), let members = take(lax.object()) {
+            if members.count > maxFiles {
+                issues.append(lax.valueError("At most \(maxFiles) files are allowed."))
+            }
+            for name in members.keys.sorted() {
+                let member = LaxValue(value: members[name] ?? .null, loc: ["body", "files", .key(name)])
+                if let content = take(member.string()) { files.append(WorkFile(name: name, content: content)) }
+            }
+        }
+
+        let entrypoint = field("entrypoint").flatMap { take($0.string()) }
+        let stdin = field("stdin").flatMap { take($0.string()) } ?? ""
+
+        var timeout: Int?
+        if let lax = field("timeout"), let value = take(lax.integer()) {
+            if let issue = LaxValue.bounded(value, 1, settings.maxTimeout, at: lax, asJSON: { .integer(Int64($0)) }) {
+                issues.append(issue)
+            } else {
+                timeout = value
+            }
+        }
+
+        let memoryBytes = field("mem_limit").flatMap { lax in
+            take(lax.string()).flatMap { size(of: $0, at: lax, min: 6 * ByteSize.mebibyte, maxMB: settings.maxMemoryMB, issues: &issues) }
+        }
+        let diskBytes = field("disk_limit").flatMap { lax in
+            take(lax.string()).flatMap { size(of: $0, at: lax, min: ByteSize.mebibyte, maxMB: settings.maxDiskMB, issues: &issues) }
+        }
+
+        var cpuShares: Int?
+        if let lax = field("cpu_shares"), let value = take(lax.integer()) {
+            if let issue = LaxValue.bounded(value, 2, 262_144, at: lax, asJSON: { .integer(Int64($0)) }) {
+                issues.append(issue)
+            } else {
+                cpuShares = value
+            }
+        }
+
+        var cpus: Double?
+        if let lax = field("cpus"), let value = take(lax.number()) {
+            if let issue = LaxValue.bounded(value, 0.01, settings.maxCPUCores, at: lax, asJSON: { .number($0) }) {
+                issues.append(issue)
+            } else {
+                cpus = value
+            }
+        }
+
+        let allowNetwork = field("allow_network").flatMap { take($0.boolean()) } ?? false
+
+        var environment: [EnvironmentVariable] = []
+        if let lax = field("environment"), let members = take(lax.object()) {
+            var problem: String?
+            for name in members.keys.sorted() {
+                let member = LaxValue(value: members[name] ?? .null, loc: ["body", "environment", .key(name)])
+                guard let value = take(member.string()) else { continue }
+                if problem == nil {
+                    if reservedEnvironmentNames.contains(name) {
+                        problem = "Environment variable '\(name)' is reserved and cannot be set."
+                    } else if !isValidEnvironmentName(name) {
+                        problem = "Environment variable name '\(name)' is invalid: use letters, digits and underscores, not starting with a digit."
+                    } else if value.contains("\u{0}") {
+                        problem = "Environment variable '\(name)' contains a NUL character."
+                    }
+                }
+                environment.append(EnvironmentVariable(name: name, value: value))
+            }
+            if let problem { issues.append(lax.valueError(problem)) }
+        }
+
+        var prebuildSpec: PrebuildSpec?
+        if let lax = field("prebuild_spec"), let members = take(lax.object()) {
+            var parts: [String: String] = [:]
+            for name in ["base_image", "setup_script"] {
+                let loc: [LocationPart] = ["body", "prebuild_spec", .key(name)]
+                if let value = members[name] {
+                    if let text = take(LaxValue(value: value, loc: loc).string()) { parts[name] = text }
+                } else {
+                    issues.append(ValidationIssue(type: "missing", loc: loc, msg: "Field required", input: lax.value))
+                }
+            }
+            if let base = parts["base_image"], let script = parts["setup_script"] {
+                prebuildSpec = PrebuildSpec(baseImage: base, setupScript: script)
+            }
+        }
+
+        guard issues.isEmpty else { return .failure(.validation(issues)) }
+        return .success(RunRequest(
+            code: code, image: image, files: files, entrypoint: entrypoint, stdin: stdin, timeout: timeout,
+            memoryBytes: memoryBytes, cpuShares: cpuShares, diskBytes: diskBytes, cpus: cpus,
+            allowNetwork: allowNetwork, environment: environment, prebuildSpec: prebuildSpec))
+    }
+
+    /// The seed's normalisation, made strict: a runtime short name (optionally `code-runner-`
+    /// prefixed), else a prebuilt tag (optionally `prebuilt-` prefixed) of the allowed pattern.
+    static func resolveImage(_ name: String) -> ImageReference? {
+        let short = name.hasPrefix("code-runner-") ? String(name.dropFirst("code-runner-".count)) : name
+        if runtimeNames.contains(short) { return .runtime(short) }
+        let tag = name.hasPrefix("prebuilt-") ? String(name.dropFirst("prebuilt-".count)) : name
+        return isValidTag(tag) ? .prebuilt(tag: tag) : nil
+    }
+
+    /// `[a-z0-9][a-z0-9._-]{0,127}`.
+    static func isValidTag(_ tag: String) -> Bool {
+        let bytes = Array(tag.utf8)
+        guard let first = bytes.first, bytes.count <= 128 else { return false }
+        func isLowerAlphanumeric(_ byte: UInt8) -> Bool { (0x61...0x7a).contains(byte) || (0x30...0x39).contains(byte) }
+        return isLowerAlphanumeric(first)
+            && bytes.dropFirst().allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// `[A-Za-z_][A-Za-z0-9_]*`.
+    static func isValidEnvironmentName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first else { return false }
+        func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) || byte == UInt8(ascii: "_") }
+        return isLetter(first) && bytes.allSatisfy { isLetter($0) || (0x30...0x39).contains($0) }
+    }
+
+    private static func size(of text: String, at lax: LaxValue, min: Int64, maxMB: Int, issues: inout [ValidationIssue]) -> Int64? {
+        guard let bytes = ByteSize.parse(text) else {
+            issues.append(lax.valueError("'\(text)' is not a size: use a number with an optional unit b, k, m or g (e.g. 256m)."))
+            return nil
+        }
+        let max = Int64(maxMB) * ByteSize.mebibyte
+        guard bytes >= min, bytes <= max else {
+            issues.append(lax.valueError("Size must be between \(min / 1024)k and \(maxMB)m."))
+            return nil
+        }
+        return bytes
+    }
+
+    /// UTF-8 bytes that count toward the 1 MiB limit: code, file contents and stdin.
+    var payloadSize: Int {
+        code.utf8.count + files.reduce(0) { $0 + $1.content.utf8.count } + stdin.utf8.count
+    }
+
+    /// Why a file name is refused, or nil: relative paths of non-empty components, no `..`
+    /// component, no backslash or NUL, at most 255 bytes (`a..b.py` is fine).
+    static func isValidFileName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 255, !name.hasPrefix("/"),
+            !name.contains("\\"), !name.contains("\u{0}")
+        else { return false }
+        let components = name.split(separator: "/", omittingEmptySubsequences: false)
+        return components.allSatisfy { !$0.isEmpty && $0 != ".." && $0 != "." }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// The durable job queue, as the API and the workers use it. `SQLiteJobStore` implements it for
+/// one host; a PostgreSQL store (`FOR UPDATE SKIP LOCKED`, `LISTEN/NOTIFY`) can implement the
+/// same protocol for multi-host pools without touching API or Worker code.
+///
+/// Every write that concerns a running job is fenced on its `Lease`: it returns `false`, and
+/// changes nothing, when the lease is no longer current.
+public protocol JobStore: Sendable {
+    /// Hints that the database changed (any process committed); a consumer re-reads what it
+    /// cares about. Losing a hint costs latency, never correctness.
+    func changes() -> AsyncStream<Void>
+
+    /// The random id of this deployment (labels its containers), created with the database.
+    func deploymentID() async throws -> String
+
+    // MARK: API side
+    func enqueue(_ job: NewJob, maxQueueDepth: Int?) async throws -> EnqueueOutcome
+    /// The job with this public id, if it belongs to `owner`.
+    func job(publicID: String, owner: String) async throws -> Job?
+    /// `owner`'s jobs, newest first.
+    func jobs(owner: String, state: JobState?, limit: Int, before: String?) async throws -> [Job]
+    /// The finished ones among these jobs (one query for any number of waiters).
+    func finishedJobs(among ids: [Int64]) async throws -> [Job]
+    /// Cancels a queued or running job; a running job's worker sees its lease vanish.
+    func cancel(publicID: String, owner: String) async throws -> CancelOutcome
+    func counts() async throws -> QueueCounts
+    /// Workers whose heartbeat is younger than `seconds`.
+    func liveWorkers(within seconds: Double) async throws -> [WorkerStatus]
+
+    // MARK: worker side
+    /// Cheap read-only probe: is anything claimable now?
+    func hasClaimableJobs() async throws -> Bool
+    /// Atomically claims up to `limit` jobs, oldest first, each with a fresh lease.
+    func claim(worker: String, limit: Int, leaseSeconds: Double) async throws -> [ClaimedJob]
+    /// Records the worker's status and extends all its leases in one write; returns the leases
+    /// it still holds (a lease missing from the answer was lost: cancelled or reaped).
+    func heartbeat(_ status: WorkerStatus, leaseSeconds: Double) async throws -> Set<Lease>
+    /// The leases among these that are still current (read only).
+    func currentLeases(among leases: [Lease]) async throws -> Set<Lease>
+    func complete(_ lease: Lease, result: Data) async throws -> Bool
+    /// Records an infrastructure failure. With `retry`, the job goes back to the queue while
+    /// attempts remain.
+    func fail(_ lease: Lease, failure: JobFailure, retry: Bool) async throws -> Bool
+    /// Gives a job back without consuming an attempt (graceful shutdown).
+    func release(_ lease: Lease) async throws -> Bool
+    /// Requeues (attempts left) or fails (`worker lost`) running jobs whose lease expired.
+    func reapExpiredLeases() async throws -> Int
+    func removeWorker(id: String) async throws
+}

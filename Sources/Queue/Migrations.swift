@@ -1,0 +1,80 @@
+import GRDB
+
+/// The versioned schema of the job database.
+///
+/// Each migration is applied once, in order, inside one `BEGIN IMMEDIATE` transaction that also
+/// bumps `PRAGMA user_version`. Because the version is read and written under the write lock,
+/// several processes that open a fresh file at the same moment serialise: the first applies the
+/// pending steps, the others find the version already current and do nothing. (GRDB's own
+/// `DatabaseMigrator` reads its applied list outside that lock and can race; see
+/// `shared/reference/swift-stack.md`, gotcha 12.)
+enum Migrations {
+    /// The schema steps; index `i` moves the database from `user_version` i to i + 1.
+    static let steps: [String] = [
+        // 1: jobs, workers, deployment facts
+        """
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            public_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            idempotency_key TEXT,
+            request_hash TEXT,
+            unique_key TEXT UNIQUE,
+            payload BLOB NOT NULL,
+            result BLOB,
+            error_status INTEGER,
+            error_detail TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL DEFAULT 2,
+            lease_token TEXT,
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            run_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        );
+        CREATE INDEX jobs_claimable ON jobs(run_at, id) WHERE state = 'queued';
+        CREATE INDEX jobs_leased ON jobs(lease_expires_at) WHERE state = 'running';
+        CREATE INDEX jobs_finished ON jobs(finished_at) WHERE state IN ('completed','failed','cancelled');
+        CREATE INDEX jobs_by_owner ON jobs(owner, id);
+        CREATE UNIQUE INDEX jobs_idempotency ON jobs(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE TABLE workers (
+            id TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL,
+            slots INTEGER NOT NULL,
+            busy INTEGER NOT NULL DEFAULT 0,
+            draining INTEGER NOT NULL DEFAULT 0,
+            docker_connected INTEGER NOT NULL DEFAULT 0,
+            engine_version TEXT,
+            docker_error TEXT,
+            images TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE deployment (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        INSERT INTO deployment(key, value) VALUES ('id', lower(hex(randomblob(6))));
+        """,
+    ]
+
+    /// Applies every pending step; safe to call from any number of processes at once.
+    static func apply(to writer: some DatabaseWriter) throws {
+        try writer.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                guard version < steps.count else { return .commit }
+                for index in version..<steps.count {
+                    try db.execute(sql: steps[index])
+                }
+                try db.execute(sql: "PRAGMA user_version = \(steps.count)")
+                return .commit
+            }
+        }
+    }
+}

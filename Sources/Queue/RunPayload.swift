@@ -1,0 +1,76 @@
+/// One file of a run's work directory: a relative path and its UTF-8 content.
+public struct WorkFile: Codable, Sendable, Equatable {
+    public var name: String
+    public var content: String
+
+    public init(name: String, content: String) {
+        self.name = name
+        self.content = content
+    }
+}
+
+/// One environment variable of a run, in the order the request gave them.
+public struct EnvironmentVariable: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A validated execution request with every default resolved: what a worker needs to run it,
+/// and nothing it would have to look up again. Stored as the job's payload (JSON).
+public struct RunPayload: Codable, Sendable, Equatable {
+    /// The program source, written to the runtime's main file when non-empty.
+    public var code: String
+    /// Full image reference, `code-runner-<runtime>` or `prebuilt-<tag>`.
+    public var image: String
+    /// The file `code` is written to (the runtime's main file, e.g. `main.py`).
+    public var mainFile: String
+    /// The user's extra files, in request order.
+    public var files: [WorkFile]
+    /// A shell command run with `sh -c` instead of the runtime's default command.
+    public var entrypoint: String?
+    /// The program's standard input.
+    public var stdin: String
+    public var timeoutSeconds: Int
+    public var memoryBytes: Int64
+    public var cpuShares: Int
+    /// CPU cap in billionths of a core (Docker's `NanoCpus`).
+    public var nanoCPUs: Int64
+    /// Size of the `/tmp` tmpfs, the only writable space.
+    public var diskBytes: Int64
+    public var pidsLimit: Int
+    public var allowNetwork: Bool
+    public var environment: [EnvironmentVariable]
+    /// Cap on each of stdout and stderr; the rest is dropped and flagged.
+    public var maxOutputBytes: Int
+    /// Largest metadata the program may return.
+    public var maxMetadataBytes: Int
+
+    public init(
+        code: String, image: String, mainFile: String, files: [WorkFile] = [], entrypoint: String? = nil,
+        stdin: String = "", timeoutSeconds: Int, memoryBytes: Int64, cpuShares: Int,
+        nanoCPUs: Int64, diskBytes: Int64, pidsLimit: Int, allowNetwork: Bool = false,
+        environment: [EnvironmentVariable] = [], maxOutputBytes: Int, maxMetadataBytes: Int
+    ) {
+        self.code = code
+        self.image = image
+        self.mainFile = mainFile
+        self.files = files
+        self.entrypoint = entrypoint
+        self.stdin = stdin
+        self.timeoutSeconds = timeoutSeconds
+        self.memoryBytes = memoryBytes
+        self.cpuShares = cpuShares
+        self.nanoCPUs = nanoCPUs
+        self.diskBytes = diskBytes
+        self.pidsLimit = pidsLimit
+        self.allowNetwork = allowNetwork
+        self.environment = environment
+        self.maxOutputBytes = maxOutputBytes
+        self.maxMetadataBytes = maxMetadataBytes
+    }
+}

@@ -1,0 +1,162 @@
+import Configuration
+import Foundation
+
+/// Every setting of the service, read from the environment and from a `.env` file in the working
+/// directory (the environment wins), with the seed's defaults and startup validation.
+///
+/// The API and the workers read the same settings, so that limits are applied consistently.
+public struct ServiceSettings: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 8000
+    public var logLevel = "info"
+    public var defaultTimeout = 30
+    public var maxTimeout = 300
+    public var defaultMemory = "256m"
+    public var maxMemoryMB = 2048
+    public var defaultCPUShares = 512
+    public var maxCPUCores = 4.0
+    public var defaultDisk = "512m"
+    public var maxDiskMB = 5000
+    public var dockerSocket = "/var/run/docker.sock"
+    public var authToken: String?
+    public var apiKeys: [String] = []
+    public var cleanupIntervalHours = 24
+    public var cleanupMaxAgeDays = 7
+    public var runtimeDirectory = "runtimes"
+    public var databasePath = "data/code-runner.sqlite"
+    public var defaultCPUs = 1.0
+    public var maxOutputBytes = 1_048_576
+    public var maxMetadataBytes = 1_048_576
+    public var defaultPidsLimit = 256
+    public var runWaitSlack = 30
+    public var jobRetentionHours = 24
+    public var workerConcurrency = 2
+    /// How long a claimed job stays leased without a heartbeat (heartbeats come every third of it).
+    public var leaseSeconds = 10.0
+    public var prebuildTimeout = 600
+    /// Jobs allowed to wait in the queue; more are refused with 429.
+    public var maxQueueDepth = 1000
+    /// An OCI runtime registered with the engine (e.g. `runsc`) for every container; nil = engine default.
+    public var sandboxRuntime: String?
+
+    /// Auth is on when an API key or a non-empty `AUTH_TOKEN` is configured.
+    public var authEnabled: Bool { !apiKeys.isEmpty || authToken != nil }
+
+    public var defaultMemoryBytes: Int64 { ByteSize.parse(defaultMemory) ?? 256 * ByteSize.mebibyte }
+    public var defaultDiskBytes: Int64 { ByteSize.parse(defaultDisk) ?? 512 * ByteSize.mebibyte }
+
+    public init() {}
+
+    /// Settings from an explicit variable table (tests), validated.
+    public init(variables: [String: String]) throws(InvalidConfiguration) {
+        try self.init(lookup: { variables[$0] })
+    }
+
+    /// Reads the process environment and `./.env`, then validates.
+    public static func load(environmentFile: String = ".env") async throws -> ServiceSettings {
+        let environment = EnvironmentVariablesProvider()
+        let file = try await EnvironmentVariablesProvider(
+            environmentFilePath: .init(environmentFile), allowMissing: true)
+        let reader = ConfigReader(providers: [environment, file])
+        return try ServiceSettings(lookup: { reader.string(forKey: ConfigKey([$0])) })
+    }
+
+    private init(lookup: (String) -> String?) throws(InvalidConfiguration) {
+        var problems: [String] = []
+        func text(_ name: String) -> String? { lookup(name) }
+        func integer(_ name: String, _ target: inout Int) {
+            guard let raw = text(name) else { return }
+            if let value = Int(raw.trimmingCharacters(in: .whitespaces)) {
+                target = value
+            } else {
+                problems.append("\(name) must be an integer, got '\(raw)'")
+            }
+        }
+        func decimal(_ name: String, _ target: inout Double) {
+            guard let raw = text(name) else { return }
+            if let value = Double(raw.trimmingCharacters(in: .whitespaces)), value.isFinite {
+                target = value
+            } else {
+                problems.append("\(name) must be a number, got '\(raw)'")
+            }
+        }
+
+        if let value = text("HOST") { host = value }
+        integer("PORT", &port)
+        if let value = text("LOG_LEVEL") { logLevel = value }
+        integer("DEFAULT_TIMEOUT", &defaultTimeout)
+        integer("MAX_TIMEOUT", &maxTimeout)
+        if let value = text("DEFAULT_MEMORY") { defaultMemory = value }
+        integer("MAX_MEMORY_MB", &maxMemoryMB)
+        integer("DEFAULT_CPU_SHARES", &defaultCPUShares)
+        decimal("MAX_CPU_CORES", &maxCPUCores)
+        if let value = text("DEFAULT_DISK") { defaultDisk = value }
+        integer("MAX_DISK_MB", &maxDiskMB)
+        if let value = text("DOCKER_SOCKET"), !value.isEmpty { dockerSocket = value }
+        if let value = text("AUTH_TOKEN"), !value.isEmpty { authToken = value }
+        if let value = text("CODE_RUNNER_API_KEYS") {
+            apiKeys = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        integer("CLEANUP_INTERVAL_HOURS", &cleanupIntervalHours)
+        integer("CLEANUP_MAX_AGE_DAYS", &cleanupMaxAgeDays)
+        if let value = text("RUNTIME_DIR"), !value.isEmpty { runtimeDirectory = value }
+        if let value = text("DATABASE_PATH"), !value.isEmpty { databasePath = value }
+        decimal("DEFAULT_CPUS", &defaultCPUs)
+        integer("MAX_OUTPUT_BYTES", &maxOutputBytes)
+        integer("MAX_METADATA_BYTES", &maxMetadataBytes)
+        integer("DEFAULT_PIDS_LIMIT", &defaultPidsLimit)
+        integer("RUN_WAIT_SLACK", &runWaitSlack)
+        integer("JOB_RETENTION_HOURS", &jobRetentionHours)
+        integer("WORKER_CONCURRENCY", &workerConcurrency)
+        decimal("LEASE_SECONDS", &leaseSeconds)
+        integer("PREBUILD_TIMEOUT", &prebuildTimeout)
+        integer("MAX_QUEUE_DEPTH", &maxQueueDepth)
+        if let value = text("SANDBOX_RUNTIME"), !value.isEmpty { sandboxRuntime = value }
+
+        // The seed's checks and messages, in the seed's order.
+        if defaultTimeout <= 0 { problems.append("DEFAULT_TIMEOUT must be positive") }
+        if maxTimeout < defaultTimeout { problems.append("MAX_TIMEOUT must be >= DEFAULT_TIMEOUT") }
+        if maxMemoryMB <= 0 { problems.append("MAX_MEMORY_MB must be positive") }
+        if maxCPUCores <= 0 { problems.append("MAX_CPU_CORES must be positive") }
+        if maxDiskMB <= 0 { problems.append("MAX_DISK_MB must be positive") }
+        if cleanupIntervalHours <= 0 { problems.append("CLEANUP_INTERVAL_HOURS must be positive") }
+        if cleanupMaxAgeDays < 0 { problems.append("CLEANUP_MAX_AGE_DAYS must be non-negative") }
+        // Ours: the seed parsed these without applying them; we apply them, so they must make sense.
+        if let memory = ByteSize.parse(defaultMemory) {
+            if memory < 6 * ByteSize.mebibyte || memory > Int64(maxMemoryMB) * ByteSize.mebibyte {
+                problems.append("DEFAULT_MEMORY must be between 6m and MAX_MEMORY_MB")
+            }
+        } else {
+            problems.append("DEFAULT_MEMORY must be a size such as 256m")
+        }
+        if let disk = ByteSize.parse(defaultDisk) {
+            if disk < ByteSize.mebibyte || disk > Int64(maxDiskMB) * ByteSize.mebibyte {
+                problems.append("DEFAULT_DISK must be between 1m and MAX_DISK_MB")
+            }
+        } else {
+            problems.append("DEFAULT_DISK must be a size such as 512m")
+        }
+        if !(2...262_144).contains(defaultCPUShares) { problems.append("DEFAULT_CPU_SHARES must be between 2 and 262144") }
+        if defaultCPUs < 0.01 || defaultCPUs > maxCPUCores { problems.append("DEFAULT_CPUS must be between 0.01 and MAX_CPU_CORES") }
+        if !(1...65_535).contains(port) { problems.append("PORT must be between 1 and 65535") }
+        if maxOutputBytes <= 0 { problems.append("MAX_OUTPUT_BYTES must be positive") }
+        if maxMetadataBytes <= 0 { problems.append("MAX_METADATA_BYTES must be positive") }
+        if defaultPidsLimit <= 0 { problems.append("DEFAULT_PIDS_LIMIT must be positive") }
+        if runWaitSlack < 0 { problems.append("RUN_WAIT_SLACK must be non-negative") }
+        if jobRetentionHours <= 0 { problems.append("JOB_RETENTION_HOURS must be positive") }
+        if workerConcurrency <= 0 { problems.append("WORKER_CONCURRENCY must be positive") }
+        if leaseSeconds < 1 { problems.append("LEASE_SECONDS must be at least 1") }
+        if prebuildTimeout <= 0 { problems.append("PREBUILD_TIMEOUT must be positive") }
+        if maxQueueDepth <= 0 { problems.append("MAX_QUEUE_DEPTH must be positive") }
+        if !problems.isEmpty { throw InvalidConfiguration(problems: problems) }
+    }
+}
+
+/// Startup refused: the message is the seed's `Invalid configuration:` block.
+public struct InvalidConfiguration: Error, CustomStringConvertible {
+    public var problems: [String]
+
+    public var description: String {
+        (["Invalid configuration:"] + problems.map { "  - \($0)" }).joined(separator: "\n")
+    }
+}

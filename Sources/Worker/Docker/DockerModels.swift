@@ -1,0 +1,80 @@
+/// The parts of the Engine API's JSON that the worker reads or writes (API version 1.41).
+
+/// `POST /containers/create` body.
+struct ContainerConfig: Encodable, Sendable {
+    var Image: String
+    var User: String
+    var Env: [String]
+    var Labels: [String: String]
+    var AttachStdin = true
+    var AttachStdout = true
+    var AttachStderr = true
+    var OpenStdin = true
+    var StdinOnce = true
+    var Tty = false
+    var NetworkDisabled: Bool
+    var HostConfig: HostConfig
+}
+
+/// `HostConfig` of a container create.
+struct HostConfig: Encodable, Sendable {
+    var Memory: Int64
+    var MemorySwap: Int64
+    var NanoCpus: Int64
+    var CpuShares: Int
+    var PidsLimit: Int
+    var ReadonlyRootfs = true
+    var Tmpfs: [String: String]
+    var CapDrop = ["ALL"]
+    var SecurityOpt = ["no-new-privileges"]
+    var NetworkMode: String?
+    var LogConfig = LogConfiguration(type: "none")
+    var Init = true
+    var Runtime: String?
+    var AutoRemove = false
+}
+
+struct LogConfiguration: Encodable, Sendable {
+    var type: String
+    enum CodingKeys: String, CodingKey { case type = "Type" }
+}
+
+struct ContainerCreated: Decodable, Sendable {
+    var Id: String
+}
+
+struct ContainerWaitResponse: Decodable, Sendable {
+    var StatusCode: Int
+}
+
+struct ContainerInspect: Decodable, Sendable {
+    struct State: Decodable, Sendable {
+        var Status: String
+        var Running: Bool
+        var OOMKilled: Bool
+        var ExitCode: Int
+    }
+    var Id: String
+    var State: State
+}
+
+struct ContainerSummary: Decodable, Sendable {
+    var Id: String
+    var Labels: [String: String]?
+    var State: String?
+}
+
+struct ImageSummary: Decodable, Sendable {
+    var Id: String
+    var RepoTags: [String]?
+    var Labels: [String: String]?
+}
+
+struct EngineVersion: Decodable, Sendable {
+    var Version: String
+    var ApiVersion: String
+}
+
+struct EngineErrorBody: Decodable {
+    var message: String
+}

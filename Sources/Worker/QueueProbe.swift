@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Queue
+
+/// `code-runner-worker queue-probe`: drives the queue with a no-op executor, without Docker.
+/// Used by the multi-process queue tests and by the queue benchmark: several probe processes
+/// claim from one database file and print what they did, one line per job.
+struct QueueProbe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue-probe",
+        abstract: "Claim and complete jobs with a no-op executor (tests, benchmarks).",
+        shouldDisplay: false)
+
+    @Option(help: "The SQLite database file.")
+    var database: String
+
+    @Option(help: "This probe's worker id.")
+    var workerID = "probe-\(ProcessInfo.processInfo.processIdentifier)"
+
+    @Option(help: "Jobs claimed per batch.")
+    var batch = 1
+
+    @Option(help: "Lease length in seconds.")
+    var leaseSeconds = 30.0
+
+    @Flag(help: "Claim one job, print it, then hold it without completing (until killed).")
+    var hold = false
+
+    @Flag(help: "Wait for jobs on change hints until the queue stays empty for --idle-ms.")
+    var follow = false
+
+    @Option(help: "With --follow: stop after this many milliseconds without a claimable job.")
+    var idleMs = 500
+
+    func run() async throws {
+        let store = try SQLiteJobStore(path: database)
+        if hold {
+            while true {
+                if let claimed = try await store.claim(worker: workerID, limit: 1, leaseSeconds: leaseSeconds).first {
+                    emit("held \(claimed.job.publicID) attempt \(claimed.job.attempts)")
+                    for await _ in store.changes() {}  // until killed
+                    return
+                }
+                for await _ in store.changes() { break }
+            }
+        }
+        var completed = 0
+        var lastWork = ContinuousClock.now
+        while true {
+            let claimed = try await store.claim(worker: workerID, limit: batch, leaseSeconds: leaseSeconds)
+            for job in claimed {
+                let stored = try await store.complete(job.lease, result: Data("{}".utf8))
+                emit("\(stored ? "completed" : "rejected") \(job.job.publicID) attempt \(job.job.attempts)")
+                completed += 1
+            }
+            if !claimed.isEmpty {
+                lastWork = .now
+                continue
+            }
+            guard follow, ContinuousClock.now - lastWork < .milliseconds(idleMs) else { break }
+            // Expired leases of killed probes go back to the queue; then wait for a change hint,
+            // with a 100 ms safety poll (an expiring lease commits nothing, so no hint comes).
+            _ = try await store.reapExpiredLeases()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { for await _ in store.changes() { return } }
+                group.addTask { try? await Task.sleep(for: .milliseconds(100)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        FileHandle.standardError.write(Data("\(workerID): \(completed) jobs\n".utf8))
+    }
+}
+
+/// Writes a line to stdout at once (no buffering: a test may kill the process right after).
+private func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

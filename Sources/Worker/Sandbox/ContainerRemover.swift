@@ -1,0 +1,33 @@
+import Logging
+import Synchronization
+
+/// Removes finished containers in the background (a forced remove costs 5–30 ms that no client
+/// should wait for) and lets the worker wait for the removals still under way when it stops.
+final class ContainerRemover: Sendable {
+    private let docker: DockerClient
+    private let logger: Logger
+    private let pending = Mutex<[String: Task<Void, Never>]>([:])
+
+    init(docker: DockerClient, logger: Logger) {
+        self.docker = docker
+        self.logger = logger
+    }
+
+    func remove(_ containerID: String) {
+        let task = Task { [self] in
+            do {
+                try await docker.removeContainer(containerID)
+            } catch {
+                logger.warning("container removal failed; the orphan sweep will retry", metadata: ["container": "\(containerID.prefix(12))", "error": "\(error)"])
+            }
+            _ = self.pending.withLock { $0.removeValue(forKey: containerID) }
+        }
+        pending.withLock { $0[containerID] = task }
+    }
+
+    /// Waits for every removal under way.
+    func drain() async {
+        let tasks = pending.withLock { Array($0.values) }
+        for task in tasks { await task.value }
+    }
+}

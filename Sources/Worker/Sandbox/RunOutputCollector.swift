@@ -1,0 +1,47 @@
+import NIOCore
+import Synchronization
+
+/// Collects a run's output frames as they arrive: strips the entrypoint's trailer from stdout,
+/// caps each stream, and says when the program has written so much (8× the cap) that it must
+/// be stopped. Shared between the attach reader and the deadline task, hence the lock.
+final class RunOutputCollector: Sendable {
+    private struct State {
+        var stdout: CappedOutput
+        var stderr: CappedOutput
+        var scanner: TrailerScanner
+        var flooded = false
+    }
+
+    private let state: Mutex<State>
+    private let floodLimit: Int
+
+    init(cap: Int, nonce: String, metadataCap: Int) {
+        state = Mutex(State(
+            stdout: CappedOutput(cap: cap), stderr: CappedOutput(cap: cap),
+            scanner: TrailerScanner(nonce: nonce, metadataCap: metadataCap)))
+        floodLimit = cap.multipliedReportingOverflow(by: 8).overflow ? Int.max : cap * 8
+    }
+
+    /// Takes one frame; returns true the first time the output passes the flood limit.
+    func accept(_ stream: OutputStream, _ payload: ByteBuffer) -> Bool {
+        state.withLock { state in
+            let bytes = payload.readableBytesView
+            switch stream {
+            case .stdout: state.stdout.append(state.scanner.feed(bytes))
+            case .stderr: state.stderr.append(bytes)
+            case .stdin: return false
+            }
+            guard !state.flooded, state.stdout.total > floodLimit || state.stderr.total > floodLimit else { return false }
+            state.flooded = true
+            return true
+        }
+    }
+
+    /// The collected output once the stream has ended.
+    func finish() -> (stdout: CappedOutput, stderr: CappedOutput, trailer: TrailerScanner.Trailer?) {
+        state.withLock { state in
+            state.stdout.append(state.scanner.finish())
+            return (state.stdout, state.stderr, state.scanner.trailer)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import NIOCore
+import Queue
+import Synchronization
+
+/// Identifies a run's container for labels and logs.
+struct RunIdentity: Sendable {
+    var jobID: String
+    var workerID: String
+    var deploymentID: String
+}
+
+/// Runs one job in a fresh container: create → attach → start → deliver the input → stream the
+/// output (capped) → wait → inspect, with the deadline enforced by a kill. The container is
+/// removed on every path, off the answer's critical path.
+///
+/// The program's outcome (any exit code, a timeout, an OOM kill) is a `RunResult`; a failure of
+/// the system itself is an `ExecutionFailure`.
+struct SandboxRunner: Sendable {
+    let docker: DockerClient
+    let remover: ContainerRemover
+    /// OCI runtime for every container (`SANDBOX_RUNTIME`), nil for the engine's default.
+    let ociRuntime: String?
+    let logger: Logger
+
+    func run(_ payload: RunPayload, as identity: RunIdentity) async throws(ExecutionFailure) -> RunResult {
+        let config = SandboxSpec.container(
+            for: payload, jobID: identity.jobID, workerID: identity.workerID,
+            deploymentID: identity.deploymentID, runtime: ociRuntime)
+        let containerID: String
+        do {
+            containerID = try await docker.createContainer(config)
+        } catch let error as DockerEngineError {
+            throw ExecutionFailure(engineError: error, image: payload.image)
+        } catch {
+            throw .unexpected(String(describing: error), retryable: true)
+        }
+        defer { remover.remove(containerID) }
+        do {
+            return try await withTaskCancellationHandler {
+                try await execute(payload, in: containerID)
+            } onCancel: { [docker] in
+                Task { try? await docker.killContainer(containerID) }
+            }
+        } catch let failure as ExecutionFailure {
+            throw failure
+        } catch let error as DockerEngineError {
+            throw ExecutionFailure(engineError: error, image: payload.image)
+        } catch {
+            throw .unexpected(String(describing: error), retryable: true)
+        }
+    }
+
+    private func execute(_ payload: RunPayload, in containerID: String) async throws -> RunResult {
+        let input = RunInput(payload: payload, mainFile: payload.mainFile, nonce: RunInput.makeNonce())
+        let output = RunOutputCollector(
+            cap: payload.maxOutputBytes, nonce: input.nonce, metadataCap: payload.maxMetadataBytes)
+        let clock = ContinuousClock()
+        let timeline = RunTimeline()
+        let (delivered, deliveredSignal) = AsyncStream<ContinuousClock.Instant>.makeStream()
+        let docker = self.docker
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { deliveredSignal.finish() }
+                try await DockerAttachConnection(socketPath: docker.socketPath).run(
+                    containerID: containerID, input: input.bytes,
+                    afterUpgrade: { try await docker.startContainer(containerID) },
+                    inputDelivered: {
+                        let now = clock.now
+                        timeline.deliveredAt.withLock { $0 = now }
+                        deliveredSignal.yield(now)
+                    },
+                    onFrame: { stream, payload in
+                        if output.accept(stream, payload) {
+                            Task { try? await docker.killContainer(containerID) }
+                        }
+                    })
+            }
+            group.addTask {
+                // The deadline counts from code delivery; at the deadline the container is killed.
+                var iterator = delivered.makeAsyncIterator()
+                guard let start = await iterator.next() else { return }
+                try await Task.sleep(until: start + .seconds(payload.timeoutSeconds), clock: clock)
+                timeline.timedOut.withLock { $0 = true }
+                try await docker.killContainer(containerID)
+            }
+            try await group.next()  // the stream ended: the program is done (or was killed)
+            group.cancelAll()
+        }
+        let endedAt = clock.now
+        _ = try await docker.waitContainer(containerID)
+        let state = try await docker.inspectContainer(containerID).State
+        let (stdout, stderr, trailer) = output.finish()
+        let didTimeOut = timeline.timedOut.withLock { $0 }
+        let started = timeline.deliveredAt.withLock { $0 } ?? endedAt
+
+        var stderrText = stderr.text
+        var metadata: JSONValue?
+        if !didTimeOut, let trailer {
+            if trailer.metadataTooLarge {
+                stderrText += "\n[code-runner] metadata larger than \(payload.maxMetadataBytes) bytes was dropped\n"
+            } else if let bytes = trailer.metadata {
+                metadata = JSONValue.parse(Data(bytes))
+            }
+        }
+        let seconds = Double((endedAt - started).components.attoseconds) / 1e18 + Double((endedAt - started).components.seconds)
+        return RunResult(
+            stdout: stdout.text,
+            stderr: stderrText,
+            exitCode: didTimeOut ? -1 : (trailer?.exitStatus ?? state.ExitCode),
+            executionTime: (seconds * 10_000).rounded() / 10_000,
+            metadata: metadata,
+            timedOut: didTimeOut,
+            oomKilled: state.OOMKilled,
+            stdoutTruncated: stdout.truncated,
+            stderrTruncated: stderr.truncated)
+    }
+}
+
+/// When a run's input was delivered and whether its deadline fired; shared by the attach reader
+/// and the deadline task.
+private final class RunTimeline: Sendable {
+    let deliveredAt = Mutex<ContinuousClock.Instant?>(nil)
+    let timedOut = Mutex(false)
+}

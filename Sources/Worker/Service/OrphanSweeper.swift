@@ -1,0 +1,33 @@
+import Logging
+import Queue
+
+/// Removes this deployment's containers that no live run owns: leftovers of a worker that was
+/// killed, or of a removal that failed. Other deployments' containers are never touched.
+struct OrphanSweeper: Sendable {
+    let docker: DockerClient
+    let store: any JobStore
+    let deploymentID: String
+    let workerID: String
+    let liveWithin: Double
+    let logger: Logger
+
+    /// - Parameter running: public ids of the jobs this worker is running right now.
+    func sweep(running: Set<String>) async {
+        do {
+            let containers = try await docker.containers(withLabel: "\(SandboxSpec.deploymentLabel)=\(deploymentID)")
+            guard !containers.isEmpty else { return }
+            let liveWorkers = Set(try await store.liveWorkers(within: liveWithin).map(\.id))
+            for container in containers {
+                let labels = container.Labels ?? [:]
+                let owner = labels[SandboxSpec.workerLabel] ?? ""
+                let job = labels[SandboxSpec.jobLabel] ?? ""
+                let orphaned = owner == workerID ? !running.contains(job) : !liveWorkers.contains(owner)
+                guard orphaned else { continue }
+                try await docker.removeContainer(container.Id)
+                logger.info("removed orphaned container", metadata: ["container": "\(container.Id.prefix(12))", "job": "\(job)", "worker": "\(owner)"])
+            }
+        } catch {
+            logger.warning("orphan sweep failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+import Queue
+import ServiceLifecycle
+import Synchronization
+
+/// One worker process: claims jobs while it has free slots and a reachable engine, runs them,
+/// writes results fenced on their leases, heartbeats, reaps expired leases, sweeps orphaned
+/// containers, and drains on SIGTERM.
+///
+/// Wake-ups: database change hints (new job → claim within milliseconds), a slot freed by a
+/// finished run, and a 1 s safety tick. Nothing sleeps to synchronise.
+struct WorkerService: Service {
+    let store: any JobStore
+    let settings: ServiceSettings
+    let docker: DockerClient
+    let workerID: String
+    let logger: Logger
+    /// How long a SIGTERM waits for running jobs before releasing them to the queue.
+    let drainTimeout: Duration
+
+    func run() async throws {
+        let engine = EngineMonitor(docker: docker, logger: logger)
+        let remover = ContainerRemover(docker: docker, logger: logger)
+        let running = RunningJobs()
+        let draining = DrainFlag()
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let deploymentID = try await store.deploymentID()
+        let runner = SandboxRunner(docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger)
+        let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
+        let sweeper = OrphanSweeper(
+            docker: docker, store: store, deploymentID: deploymentID, workerID: workerID,
+            liveWithin: settings.leaseSeconds, logger: logger)
+
+        await engine.refresh()
+        _ = try await heartbeat(engine: engine, running: running, draining: false)
+        if engine.snapshot.connected { await sweeper.sweep(running: []) }
+        logger.info("worker started", metadata: ["worker": "\(workerID)", "slots": "\(settings.workerConcurrency)", "deployment": "\(deploymentID)"])
+
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { for await _ in store.changes() { wake.yield() } }
+                group.addTask { try await every(.seconds(1)) { wake.yield() } }
+                group.addTask {
+                    try await every(.seconds(settings.leaseSeconds / 3)) {
+                        await engine.refresh()
+                        let lost = try await heartbeat(engine: engine, running: running, draining: draining.isSet)
+                        if !lost.isEmpty { logger.warning("lease lost; run stopped", metadata: ["jobs": "\(lost)"]) }
+                    }
+                }
+                group.addTask {
+                    try await every(.seconds(1)) {
+                        let reaped = try await store.reapExpiredLeases()
+                        if reaped > 0 { logger.warning("reaped jobs whose worker vanished", metadata: ["count": "\(reaped)"]) }
+                    }
+                }
+                group.addTask {
+                    try await every(.seconds(60)) {
+                        if engine.snapshot.connected { await sweeper.sweep(running: await running.publicIDs) }
+                    }
+                }
+                // The claim loop: ends when draining starts.
+                for await _ in wakeups {
+                    if draining.isSet { break }
+                    await stopRunsWithLostLeases(running)
+                    let free = settings.workerConcurrency - (await running.count)
+                    guard free > 0, engine.snapshot.connected, (try? await store.hasClaimableJobs()) == true else { continue }
+                    let claimed: [ClaimedJob]
+                    do {
+                        claimed = try await store.claim(worker: workerID, limit: free, leaseSeconds: settings.leaseSeconds)
+                    } catch {
+                        logger.error("claim failed", metadata: ["error": "\(error)"])
+                        continue
+                    }
+                    for job in claimed {
+                        await running.add(job.lease, publicID: job.job.publicID)
+                        var jobIdentity = identity
+                        jobIdentity.jobID = job.job.publicID
+                        let task = Task {
+                            await execute(job, runner: runner, identity: jobIdentity, running: running)
+                            wake.yield()
+                        }
+                        await running.attach(task, to: job.lease.jobID)
+                    }
+                }
+                await drain(running)
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            draining.set()
+            wake.yield()
+        }
+        await remover.drain()
+        try? await store.removeWorker(id: workerID)
+        logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
+    }
+
+    /// Runs one claimed job and writes its outcome, unless the run was stopped.
+    private func execute(_ claimed: ClaimedJob, runner: SandboxRunner, identity: RunIdentity, running: RunningJobs) async {
+        let job = claimed.job
+        let lease = claimed.lease
+        defer { Task { await running.finish(lease.jobID) } }
+        var jobLogger = logger
+        jobLogger[metadataKey: "job"] = "\(job.publicID)"
+        guard job.kind == .run, let payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
+            _ = try? await store.fail(
+                lease, failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: this worker cannot run \(job.kind.rawValue) jobs"),
+                retry: false)
+            return
+        }
+        let started = ContinuousClock.now
+        let outcome: Result<RunResult, ExecutionFailure>
+        do {
+            outcome = .success(try await runner.run(payload, as: identity))
+        } catch {
+            outcome = .failure(error)
+        }
+        switch await running.stopReason(of: lease.jobID) {
+        case .leaseLost:
+            jobLogger.info("run stopped: job cancelled or lease lost")
+            return
+        case .draining:
+            let released = (try? await store.release(lease)) ?? false
+            jobLogger.info("run stopped by shutdown; job released", metadata: ["released": "\(released)"])
+            return
+        case nil:
+            break
+        }
+        let elapsed = ContinuousClock.now - started
+        do {
+            switch outcome {
+            case .success(let result):
+                let stored = try await store.complete(lease, result: try JSONEncoder().encode(result))
+                jobLogger.info(
+                    "job completed",
+                    metadata: [
+                        "image": "\(payload.image)", "exit_code": "\(result.exitCode)", "timed_out": "\(result.timedOut)",
+                        "oom_killed": "\(result.oomKilled)", "seconds": "\(elapsed)", "stored": "\(stored)",
+                    ])
+            case .failure(let failure):
+                let stored = try await store.fail(lease, failure: failure.failure, retry: failure.retryable)
+                jobLogger.error(
+                    "job failed",
+                    metadata: ["detail": "\(failure.failure.detail)", "retry": "\(failure.retryable)", "stored": "\(stored)"])
+            }
+        } catch {
+            jobLogger.error("could not store the outcome; the lease will expire and the job run again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One heartbeat: status plus lease extension in one write; stops runs whose lease is gone.
+    private func heartbeat(engine: EngineMonitor, running: RunningJobs, draining: Bool) async throws -> [String] {
+        let snapshot = engine.snapshot
+        let status = WorkerStatus(
+            id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier),
+            host: ProcessInfo.processInfo.hostName, slots: settings.workerConcurrency,
+            busy: await running.count, draining: draining, dockerConnected: snapshot.connected,
+            engineVersion: snapshot.version, dockerError: snapshot.error, images: snapshot.images)
+        let held = try await store.heartbeat(status, leaseSeconds: settings.leaseSeconds)
+        return await running.stopAll(except: held)
+    }
+
+    /// On a database change: a running job that was cancelled (or reaped) loses its lease.
+    private func stopRunsWithLostLeases(_ running: RunningJobs) async {
+        let leases = await running.leases
+        guard !leases.isEmpty, let current = try? await store.currentLeases(among: leases) else { return }
+        let stopped = await running.stopAll(except: current)
+        if !stopped.isEmpty { logger.info("stopping runs whose job was cancelled", metadata: ["jobs": "\(stopped)"]) }
+    }
+
+    /// Waits for running jobs up to the drain timeout, then releases the rest.
+    private func drain(_ running: RunningJobs) async {
+        let busy = await running.count
+        guard busy > 0 else { return }
+        logger.info("draining: waiting for running jobs", metadata: ["jobs": "\(busy)", "timeout": "\(drainTimeout)"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await running.waitUntilIdle() }
+            group.addTask {
+                try? await Task.sleep(for: drainTimeout)
+                await running.stopForDrain()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        await running.waitUntilIdle()
+    }
+}
+
+/// Calls `action` every `interval` until cancelled; an error in one round is not fatal.
+func every(_ interval: Duration, _ action: @Sendable () async throws -> Void) async throws {
+    while true {
+        try await Task.sleep(for: interval)
+        do { try await action() } catch is CancellationError { throw CancellationError() } catch {}
+    }
+}
+
+/// Set once when SIGTERM arrives; read by the claim loop and the heartbeat.
+final class DrainFlag: Sendable {
+    private let flag = Mutex(false)
+    var isSet: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
+}

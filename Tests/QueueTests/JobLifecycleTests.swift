@@ -1,0 +1,142 @@
+import Foundation
+import Queue
+import Testing
+
+/// Leases, fencing, cancellation, idempotency and wake hints on a real SQLite file.
+struct JobLifecycleTests {
+    @Test("a result written with a stale lease token is rejected")
+    func staleTokenRejected() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        try await enqueueJobs(store, count: 1)
+        // A lease that is already expired: the reaper requeues the job, a new claim gets a new token.
+        let first = try #require(try await store.claim(worker: "a", limit: 1, leaseSeconds: -1).first)
+        #expect(try await store.reapExpiredLeases() == 1)
+        let second = try #require(try await store.claim(worker: "b", limit: 1, leaseSeconds: 30).first)
+        #expect(first.lease.token != second.lease.token)
+        #expect(try await store.complete(first.lease, result: Data("{}".utf8)) == false)
+        #expect(try await store.fail(first.lease, failure: .workerLost, retry: false) == false)
+        #expect(try await store.complete(second.lease, result: Data("{}".utf8)) == true)
+        let job = try #require(try await store.job(publicID: second.job.publicID, owner: ""))
+        #expect(job.state == .completed)
+        #expect(job.attempts == 2)
+    }
+
+    @Test("attempts run out: the reaper fails the job with 'worker lost'")
+    func reaperFailsAfterAttempts() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        let job = try #require(try await enqueueJobs(store, count: 1).first)
+        for _ in 0..<job.maxAttempts {
+            #expect(try await store.claim(worker: "w", limit: 1, leaseSeconds: -1).count == 1)
+            #expect(try await store.reapExpiredLeases() == 1)
+        }
+        let failed = try #require(try await store.job(publicID: job.publicID, owner: ""))
+        #expect(failed.state == .failed)
+        #expect(failed.failure == .workerLost)
+    }
+
+    @Test("claims never return more jobs than asked, oldest first")
+    func claimRespectsLimit() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        let jobs = try await enqueueJobs(store, count: 5)
+        let claimed = try await store.claim(worker: "w", limit: 3, leaseSeconds: 30)
+        #expect(claimed.map(\.job.publicID) == jobs.prefix(3).map(\.publicID))
+        #expect(Set(claimed.map(\.lease.token)).count == 3)
+        #expect(try await store.counts() == QueueCounts(queued: 2, running: 3))
+    }
+
+    @Test("heartbeat extends a worker's leases and reports those it lost")
+    func heartbeatReportsLostLeases() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        let jobs = try await enqueueJobs(store, count: 2)
+        let claimed = try await store.claim(worker: "w1", limit: 2, leaseSeconds: 30)
+        #expect(claimed.count == 2)
+        guard case .cancelled = try await store.cancel(publicID: jobs[0].publicID, owner: "") else {
+            Issue.record("running job was not cancelled")
+            return
+        }
+        let held = try await store.heartbeat(WorkerStatus(id: "w1", pid: 1, host: "h", slots: 2), leaseSeconds: 30)
+        #expect(held == [claimed[1].lease])
+        #expect(try await store.currentLeases(among: claimed.map(\.lease)) == [claimed[1].lease])
+        #expect(try await store.complete(claimed[0].lease, result: Data()) == false)
+        let workers = try await store.liveWorkers(within: 30)
+        #expect(workers.map(\.id) == ["w1"])
+    }
+
+    @Test("release gives a job back without consuming an attempt")
+    func releaseKeepsAttempts() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        let job = try #require(try await enqueueJobs(store, count: 1).first)
+        let claimed = try #require(try await store.claim(worker: "w", limit: 1, leaseSeconds: 30).first)
+        #expect(try await store.release(claimed.lease))
+        let again = try #require(try await store.job(publicID: job.publicID, owner: ""))
+        #expect(again.state == .queued)
+        #expect(again.attempts == 0)
+    }
+
+    @Test("jobs are private to their owner; cancelling a finished job is refused")
+    func ownershipAndCancel() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        let job = try #require(try await enqueueJobs(store, count: 1, owner: "alice").first)
+        #expect(try await store.job(publicID: job.publicID, owner: "bob") == nil)
+        guard case .notFound = try await store.cancel(publicID: job.publicID, owner: "bob") else {
+            Issue.record("another owner could cancel")
+            return
+        }
+        let claimed = try #require(try await store.claim(worker: "w", limit: 1, leaseSeconds: 30).first)
+        #expect(try await store.complete(claimed.lease, result: Data("{}".utf8)))
+        guard case .alreadyFinished = try await store.cancel(publicID: job.publicID, owner: "alice") else {
+            Issue.record("a finished job was cancelled")
+            return
+        }
+        #expect(try await store.jobs(owner: "alice", state: nil, limit: 10, before: nil).count == 1)
+        #expect(try await store.jobs(owner: "bob", state: nil, limit: 10, before: nil).isEmpty)
+    }
+
+    @Test("idempotency keys: same request returns the job, another request conflicts")
+    func idempotency() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        let request = NewJob(kind: .run, owner: "o", payload: Data("{}".utf8), idempotencyKey: "k", requestHash: "h1")
+        guard case .created(let job) = try await store.enqueue(request, maxQueueDepth: nil) else {
+            Issue.record("not created")
+            return
+        }
+        guard case .repeated(let again) = try await store.enqueue(request, maxQueueDepth: nil) else {
+            Issue.record("repeat not recognised")
+            return
+        }
+        #expect(again.publicID == job.publicID)
+        var other = request
+        other.requestHash = "h2"
+        guard case .conflict = try await store.enqueue(other, maxQueueDepth: nil) else {
+            Issue.record("conflict not detected")
+            return
+        }
+        var otherOwner = request
+        otherOwner.owner = "p"
+        guard case .created = try await store.enqueue(otherOwner, maxQueueDepth: nil) else {
+            Issue.record("keys must be per owner")
+            return
+        }
+    }
+
+    @Test("a full queue refuses new jobs")
+    func queueDepth() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        try await enqueueJobs(store, count: 2)
+        guard case .queueFull = try await store.enqueue(NewJob(kind: .run, owner: "", payload: Data()), maxQueueDepth: 2) else {
+            Issue.record("queue depth not enforced")
+            return
+        }
+    }
+
+    @Test("a commit by another connection reaches subscribers as a hint")
+    func changeHints() async throws {
+        let path = temporaryDatabasePath()
+        let watcher = try SQLiteJobStore(path: path)
+        let writer = try SQLiteJobStore(path: path)
+        var hints = watcher.changes().makeAsyncIterator()
+        try await enqueueJobs(writer, count: 1)
+        let hinted: Void? = await hints.next()
+        #expect(hinted != nil)
+    }
+}

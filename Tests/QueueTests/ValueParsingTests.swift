@@ -1,0 +1,50 @@
+import Queue
+import Testing
+
+struct ValueParsingTests {
+    @Test(arguments: [
+        ("256m", Int64(268_435_456)), ("256MB", 268_435_456), ("1g", 1_073_741_824), ("1.5g", 1_610_612_736),
+        ("1048576", 1_048_576), ("64k", 65_536), ("10b", 10),
+    ])
+    func dockerSizes(text: String, bytes: Int64) {
+        #expect(ByteSize.parse(text) == bytes)
+    }
+
+    @Test(arguments: ["", "lots", "1t", "-5m", "10m,mode=777", "m", "1.2.3m"])
+    func invalidSizes(text: String) {
+        #expect(ByteSize.parse(text) == nil)
+    }
+
+    @Test func sha256KnownVectors() {
+        #expect(SHA256.hexDigest(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256.hexDigest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    @Test func seedStartupMessages() {
+        #expect(throws: InvalidConfiguration.self) { try ServiceSettings(variables: ["DEFAULT_TIMEOUT": "0"]) }
+        do {
+            _ = try ServiceSettings(variables: ["DEFAULT_TIMEOUT": "0", "MAX_DISK_MB": "0"])
+        } catch {
+            #expect(error.description.hasPrefix("Invalid configuration:\n"))
+            #expect(error.problems.contains("DEFAULT_TIMEOUT must be positive"))
+            #expect(error.problems.contains("MAX_DISK_MB must be positive"))
+        }
+        do {
+            _ = try ServiceSettings(variables: ["PORT": "abc"])
+        } catch {
+            #expect(error.problems == ["PORT must be an integer, got 'abc'"])
+        }
+    }
+
+    @Test func settingsDefaultsAndKeys() throws {
+        let settings = try ServiceSettings(variables: ["CODE_RUNNER_API_KEYS": " a, ,b ", "AUTH_TOKEN": ""])
+        #expect(settings.apiKeys == ["a", "b"])
+        #expect(settings.authToken == nil)
+        #expect(settings.authEnabled)
+        #expect(settings.defaultMemoryBytes == 256 * 1024 * 1024)
+        #expect(settings.workerConcurrency == 2)
+    }
+}

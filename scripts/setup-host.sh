@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Prepares a Debian host for Code Runner (run as root; idempotent; fast when nothing is to do):
+#   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates
+#      (`apt-get update` only when something is missing);
+#   2. starts dockerd in the background (log: $DOCKERD_LOG, default /var/log/dockerd.log) when
+#      the engine does not answer and no dockerd is running - never a second one;
+#   3. waits (bounded, DOCKER_WAIT seconds, default 60) until `docker info` answers.
+# Works without systemd. Prints what it did.
+set -euo pipefail
+
+PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates)
+DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
+DOCKER_WAIT="${DOCKER_WAIT:-60}"
+
+say() { printf 'setup-host: %s\n' "$*"; }
+die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root"
+
+# ---- 1. packages -------------------------------------------------------------------------------
+missing=()
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+for p in "${PACKAGES[@]}"; do
+    if ! grep -qE "^$p ii" <<<"$installed"; then missing+=("$p"); fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing missing packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null || die "apt-get update failed"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+    say "installed: ${missing[*]}"
+else
+    say "packages present: ${PACKAGES[*]}"
+fi
+
+# ---- 2. docker engine --------------------------------------------------------------------------
+docker_ok() { docker info >/dev/null 2>&1; }
+
+if docker_ok; then
+    say "docker engine is running ($(docker version -f '{{.Server.Version}}, API {{.Server.APIVersion}}' 2>/dev/null))"
+    exit 0
+fi
+
+if pgrep -x dockerd >/dev/null 2>&1; then
+    say "dockerd is running (pid $(pgrep -x dockerd | tr '\n' ' ')) but not answering yet; waiting"
+else
+    command -v dockerd >/dev/null 2>&1 || die "dockerd not found although docker.io is installed"
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        say "starting docker with systemctl"
+        systemctl start docker || die "systemctl start docker failed (see journalctl -u docker)"
+    else
+        say "starting dockerd in the background (log: $DOCKERD_LOG)"
+        mkdir -p "$(dirname "$DOCKERD_LOG")"
+        # setsid + nohup: the daemon outlives this script and its terminal
+        setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+        say "dockerd started, pid $!"
+    fi
+fi
+
+# ---- 3. wait until the engine answers (bounded poll) ---------------------------------------------
+deadline=$(( $(date +%s) + DOCKER_WAIT ))
+until docker_ok; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+        [ -f "$DOCKERD_LOG" ] && tail -n 20 "$DOCKERD_LOG" >&2
+        die "docker engine did not answer within ${DOCKER_WAIT} s"
+    fi
+    if ! pgrep -x dockerd >/dev/null 2>&1; then
+        [ -f "$DOCKERD_LOG" ] && tail -n 20 "$DOCKERD_LOG" >&2
+        die "dockerd exited (log: $DOCKERD_LOG)"
+    fi
+    sleep 0.2   # poll interval
+done
+say "docker engine is running ($(docker version -f '{{.Server.Version}}, API {{.Server.APIVersion}}' 2>/dev/null))"
