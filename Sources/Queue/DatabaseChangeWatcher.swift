@@ -4,24 +4,36 @@ import Synchronization
 
 /// Turns commits by any process into in-process hints.
 ///
-/// A dedicated read-only connection polls `PRAGMA data_version` (which changes whenever another
-/// connection commits) every `interval` — a prepared statement, a few microseconds per poll — and
-/// signals every subscriber when it moved. SQLite has no cross-process notification, and GRDB's
-/// observation only sees its own process's writes, so this is the wake-up path for new jobs
-/// (→ idle workers) and finished jobs (→ waiting API requests).
+/// SQLite has no cross-process notification, and GRDB's observation only sees its own
+/// process's writes. A dedicated read-only connection compares `PRAGMA data_version` (which
+/// changes whenever another connection commits) and signals every subscriber when it moved.
+/// It looks when the `-wal` file is written (inotify: no cost while idle), then for a few
+/// milliseconds — the write event can precede the commit's index update by a hair — and in any
+/// case every `safetyInterval`. This is the wake-up path for new jobs (→ idle workers) and
+/// finished jobs (→ waiting API requests).
 final class DatabaseChangeWatcher: Sendable {
     private let connection: DatabaseQueue
-    private let interval: Duration
+    private let safetyInterval: Duration
     private let subscribers = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
     private let pollTask = Mutex<Task<Void, Never>?>(nil)
+    private let writes: AsyncStream<Void>
+    private let writeSignal: AsyncStream<Void>.Continuation
+    private let monitor: FileWriteMonitor?
 
-    init(path: String, interval: Duration) throws {
+    init(path: String, safetyInterval: Duration) throws {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(10)
         configuration.label = "change-watcher"
         connection = try DatabaseQueue(path: path, configuration: configuration)
-        self.interval = interval
+        self.safetyInterval = safetyInterval
+        (writes, writeSignal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let file = URL(fileURLWithPath: path)
+        let signal = writeSignal
+        monitor = FileWriteMonitor(
+            directory: file.deletingLastPathComponent().path,
+            names: [file.lastPathComponent, file.lastPathComponent + "-wal"],
+            onWrite: { signal.yield() })
     }
 
     /// A stream that yields (coalesced) whenever the database changed.
@@ -39,7 +51,7 @@ final class DatabaseChangeWatcher: Sendable {
     private func startIfNeeded() {
         pollTask.withLock { task in
             guard task == nil else { return }
-            task = Task.detached { [weak self] in await self?.poll() }
+            task = Task.detached { [weak self] in await self?.watch() }
         }
     }
 
@@ -49,20 +61,36 @@ final class DatabaseChangeWatcher: Sendable {
         }
     }
 
-    private func poll() async {
+    /// Looks at `data_version` after every write event and safety tick (both arrive on one
+    /// stream, so nothing races a cancelled wait).
+    private func watch() async {
         var last = currentVersion()
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { return }
-            let version = currentVersion()
-            if version != last {
-                last = version
-                let targets = subscribers.withLock { Array($0.values) }
-                for continuation in targets { continuation.yield() }
+        let ticker = Task { [writeSignal, safetyInterval, monitor] in
+            let interval = monitor == nil ? Duration.milliseconds(2) : safetyInterval
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                writeSignal.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        let looks = monitor == nil ? 1 : 10
+        for await _ in writes {
+            // A few quick looks: the commit becomes visible right after its WAL write.
+            for attempt in 0..<looks {
+                let version = currentVersion()
+                if version != last {
+                    last = version
+                    let targets = subscribers.withLock { Array($0.values) }
+                    for continuation in targets { continuation.yield() }
+                    break
+                }
+                if attempt < looks - 1 { try? await Task.sleep(for: .milliseconds(1)) }
             }
         }
     }
 
     deinit {
         pollTask.withLock { $0?.cancel() }
+        writeSignal.finish()
     }
 }

@@ -13,8 +13,9 @@ public final class SQLiteJobStore: JobStore {
     private let now = DatabaseClock.now
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
-    /// - Parameter pollInterval: how often the change watcher looks at `PRAGMA data_version`.
-    public init(path: String, pollInterval: Duration = .milliseconds(2)) throws {
+    /// - Parameter safetyInterval: how often the change watcher looks at `PRAGMA data_version`
+    ///   when no write to the database files was seen.
+    public init(path: String, safetyInterval: Duration = .milliseconds(250)) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -26,7 +27,7 @@ public final class SQLiteJobStore: JobStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Migrations.apply(to: pool)
-        watcher = try DatabaseChangeWatcher(path: path, interval: pollInterval)
+        watcher = try DatabaseChangeWatcher(path: path, safetyInterval: safetyInterval)
     }
 
     public func changes() -> AsyncStream<Void> {

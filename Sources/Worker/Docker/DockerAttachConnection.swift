@@ -18,7 +18,7 @@ struct DockerAttachConnection {
         input: ByteBuffer,
         afterUpgrade: () async throws -> Void,
         inputDelivered: () -> Void,
-        onFrame: (OutputStream, ByteBuffer) -> Void
+        onFrame: (AttachStream, ByteBuffer) -> Void
     ) async throws {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {

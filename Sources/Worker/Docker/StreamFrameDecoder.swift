@@ -1,7 +1,7 @@
 import NIOCore
 
 /// Which output stream a frame of Docker's multiplexed attach stream belongs to.
-enum OutputStream: UInt8, Sendable {
+enum AttachStream: UInt8, Sendable {
     case stdin = 0
     case stdout = 1
     case stderr = 2
@@ -14,16 +14,16 @@ struct StreamFrameDecoder {
     private var pending = ByteBuffer()
 
     /// Adds received bytes and returns every frame completed by them, in order.
-    mutating func feed(_ chunk: ByteBuffer) throws -> [(OutputStream, ByteBuffer)] {
+    mutating func feed(_ chunk: ByteBuffer) throws -> [(AttachStream, ByteBuffer)] {
         var chunk = chunk
         pending.writeBuffer(&chunk)
-        var frames: [(OutputStream, ByteBuffer)] = []
+        var frames: [(AttachStream, ByteBuffer)] = []
         while pending.readableBytes >= 8 {
             let start = pending.readerIndex
             guard let kind = pending.getInteger(at: start, as: UInt8.self),
                 let size = pending.getInteger(at: start + 4, as: UInt32.self)
             else { break }
-            guard let stream = OutputStream(rawValue: kind) else {
+            guard let stream = AttachStream(rawValue: kind) else {
                 throw DockerEngineError.malformedResponse("attach frame with stream byte \(kind)")
             }
             guard pending.readableBytes >= 8 + Int(size) else { break }

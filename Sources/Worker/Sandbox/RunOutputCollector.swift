@@ -23,7 +23,7 @@ final class RunOutputCollector: Sendable {
     }
 
     /// Takes one frame; returns true the first time the output passes the flood limit.
-    func accept(_ stream: OutputStream, _ payload: ByteBuffer) -> Bool {
+    func accept(_ stream: AttachStream, _ payload: ByteBuffer) -> Bool {
         state.withLock { state in
             let bytes = payload.readableBytesView
             switch stream {

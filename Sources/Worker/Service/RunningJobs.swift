@@ -15,6 +15,8 @@ actor RunningJobs {
         var publicID: String
         var task: Task<Void, Never>?
         var stopReason: StopReason?
+        /// The run ended and its outcome is being written: its lease vanishing is expected.
+        var storing = false
     }
 
     private var entries: [Int64: Entry] = [:]
@@ -33,8 +35,12 @@ actor RunningJobs {
         if entries[jobID]?.stopReason != nil { task.cancel() }
     }
 
-    func stopReason(of jobID: Int64) -> StopReason? {
-        entries[jobID]?.stopReason
+    /// Why the run was stopped, if it was; otherwise marks it as storing its outcome, so that
+    /// the lease disappearing with that write is not taken for a cancellation.
+    func beginStoring(_ jobID: Int64) -> StopReason? {
+        if let reason = entries[jobID]?.stopReason { return reason }
+        entries[jobID]?.storing = true
+        return nil
     }
 
     func finish(_ jobID: Int64) {
@@ -48,7 +54,7 @@ actor RunningJobs {
     /// Stops the runs whose leases are not in `current`.
     func stopAll(except current: Set<Lease>) -> [String] {
         var stopped: [String] = []
-        for (id, entry) in entries where !current.contains(entry.lease) && entry.stopReason == nil {
+        for (id, entry) in entries where !current.contains(entry.lease) && entry.stopReason == nil && !entry.storing {
             entries[id]?.stopReason = .leaseLost
             entry.task?.cancel()
             stopped.append(entry.publicID)

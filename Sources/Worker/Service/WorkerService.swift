@@ -115,7 +115,7 @@ struct WorkerService: Service {
         } catch {
             outcome = .failure(error)
         }
-        switch await running.stopReason(of: lease.jobID) {
+        switch await running.beginStoring(lease.jobID) {
         case .leaseLost:
             jobLogger.info("run stopped: job cancelled or lease lost")
             return

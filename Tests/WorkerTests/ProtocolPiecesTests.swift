@@ -1,0 +1,99 @@
+import Foundation
+import NIOCore
+import Queue
+import Testing
+
+@testable import Worker
+
+/// The byte-level pieces of the worker ↔ container protocol.
+struct ProtocolPiecesTests {
+    @Test("the tar archive extracts with GNU tar, long names included")
+    func tarExtractsWithGNUTar() throws {
+        let longName = (0..<12).map { "directory\($0)" }.joined(separator: "/") + "/file.txt"
+        var archive = TarArchive()
+        archive.addFile(path: "main.py", contents: Array("print(1)\n".utf8))
+        archive.addFile(path: "pkg/a..b.py", contents: Array("x = 'é'\n".utf8))
+        archive.addFile(path: longName, contents: Array(repeating: 65, count: 1000))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tar-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let tarFile = directory.appendingPathComponent("a.tar")
+        try Data(archive.finished()).write(to: tarFile)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+        process.arguments = ["-xf", tarFile.path, "-C", directory.path]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(try String(contentsOf: directory.appendingPathComponent("main.py"), encoding: .utf8) == "print(1)\n")
+        #expect(try String(contentsOf: directory.appendingPathComponent("pkg/a..b.py"), encoding: .utf8) == "x = 'é'\n")
+        #expect(try Data(contentsOf: directory.appendingPathComponent(longName)).count == 1000)
+    }
+
+    @Test("the trailer is found wherever the chunks split it, and never leaks into stdout")
+    func trailerAcrossEveryChunkBoundary() {
+        let nonce = "0123456789abcdef0123456789abcdef"
+        let stream = Array("hello\nworld".utf8) + Array("@@code-runner:\(nonce)@@ 3 7\n{\"a\":1}".utf8)
+        for split in 0...stream.count {
+            var scanner = TrailerScanner(nonce: nonce, metadataCap: 100)
+            var output = scanner.feed(stream[..<split])
+            output += scanner.feed(stream[split...])
+            output += scanner.finish()
+            #expect(String(decoding: output, as: UTF8.self) == "hello\nworld", "split at \(split)")
+            #expect(scanner.trailer == .init(exitStatus: 3, metadata: Array("{\"a\":1}".utf8), metadataTooLarge: false))
+        }
+    }
+
+    @Test("output without a trailer is passed through whole")
+    func noTrailer() {
+        var scanner = TrailerScanner(nonce: "ffffffffffffffffffffffffffffffff", metadataCap: 10)
+        var output = scanner.feed(Array("@@code-runner:partial".utf8))
+        output += scanner.finish()
+        #expect(String(decoding: output, as: UTF8.self) == "@@code-runner:partial")
+        #expect(scanner.trailer == nil)
+    }
+
+    @Test("multiplexed frames decode when fed one byte at a time")
+    func framesByteByByte() throws {
+        var bytes: [UInt8] = [1, 0, 0, 0, 0, 0, 0, 3] + Array("out".utf8)
+        bytes += [2, 0, 0, 0, 0, 0, 0, 2] + Array("er".utf8)
+        var decoder = StreamFrameDecoder()
+        var frames: [(AttachStream, String)] = []
+        for byte in bytes {
+            for (stream, payload) in try decoder.feed(ByteBuffer(bytes: [byte])) {
+                frames.append((stream, String(buffer: payload)))
+            }
+        }
+        #expect(frames.map(\.0) == [.stdout, .stderr])
+        #expect(frames.map(\.1) == ["out", "er"])
+        #expect(decoder.leftover == 0)
+    }
+
+    @Test("the capped output keeps the first bytes and counts the rest")
+    func cappedOutput() {
+        var output = CappedOutput(cap: 4)
+        output.append(Array("abc".utf8))
+        output.append(Array("defg".utf8))
+        #expect(output.text == "abcd")
+        #expect(output.truncated)
+        #expect(output.total == 7)
+    }
+
+    @Test("the input starts with the protocol header and carries code after files")
+    func inputHeader() {
+        let payload = RunPayload(
+            code: "print(1)", image: "code-runner-python", mainFile: "main.py",
+            files: [WorkFile(name: "main.py", content: "ignored")], entrypoint: "echo hi", stdin: "abc",
+            timeoutSeconds: 5, memoryBytes: 1 << 28, cpuShares: 512, nanoCPUs: 1_000_000_000, diskBytes: 1 << 26,
+            pidsLimit: 64, maxOutputBytes: 100, maxMetadataBytes: 50)
+        let input = RunInput(payload: payload, mainFile: "main.py", nonce: String(repeating: "a", count: 32))
+        let text = String(buffer: input.bytes)
+        let header = text.prefix { $0 != "\n" }.split(separator: " ")
+        #expect(header.count == 6)
+        #expect(header[0] == "CR1")
+        #expect(header[3] == "3")
+        #expect(header[4] == "50")
+        #expect(header[5] == Substring(Data("echo hi".utf8).base64EncodedString()))
+        #expect(Int(header[2]).map { $0 % 512 == 0 } == true)
+        #expect(text.hasSuffix("abc"))
+    }
+}
