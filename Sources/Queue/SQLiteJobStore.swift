@@ -9,6 +9,8 @@ import GRDB
 /// Hot statements (claim, complete, heartbeat) are cached per connection.
 public final class SQLiteJobStore: JobStore {
     private let pool: DatabasePool
+    /// The database file.
+    public let path: String
     private let watcher: DatabaseChangeWatcher
     private let now = DatabaseClock.now
 
@@ -16,6 +18,7 @@ public final class SQLiteJobStore: JobStore {
     /// - Parameter safetyInterval: how often the change watcher looks at `PRAGMA data_version`
     ///   when no write to the database files was seen.
     public init(path: String, safetyInterval: Duration = .milliseconds(250)) throws {
+        self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var configuration = Configuration()

@@ -33,7 +33,7 @@ struct ExecutionRoutes: Sendable {
     func submit(_ request: Request) async throws -> Response {
         let (payload, owner) = try await admit(request, requireWorkers: false)
         let key = request.headers[.idempotencyKey].flatMap { $0.isEmpty ? nil : $0 }
-        let hash = key.map { _ in SHA256.hexDigest((try? JSONEncoder().encode(payload)) ?? Data()) }
+        let hash = key.map { _ in Self.fingerprint(of: payload) }
         let outcome = try await dependencies.store.enqueue(
             NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload), idempotencyKey: key, requestHash: hash),
             maxQueueDepth: dependencies.settings.maxQueueDepth)
@@ -109,6 +109,13 @@ struct ExecutionRoutes: Sendable {
         case .created(let job), .repeated(let job), .conflict(let job): return job
         case .queueFull: throw Self.queueFull
         }
+    }
+
+    /// A stable hash of a request (sorted keys), to tell an idempotent repeat from a new request.
+    static func fingerprint(of payload: RunPayload) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return SHA256.hexDigest((try? encoder.encode(payload)) ?? Data())
     }
 
     static let queueFull = APIError(

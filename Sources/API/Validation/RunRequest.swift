@@ -213,7 +213,7 @@ struct RunRequest: Sendable {
         code.utf8.count + files.reduce(0) { $0 + $1.content.utf8.count } + stdin.utf8.count
     }
 
-    /// Why a file name is refused, or nil: relative paths of non-empty components, no `..`
+    /// Whether a file name is acceptable: relative paths of non-empty components, no `..`
     /// component, no backslash or NUL, at most 255 bytes (`a..b.py` is fine).
     static func isValidFileName(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= 255, !name.hasPrefix("/"),
