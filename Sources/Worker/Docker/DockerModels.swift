@@ -3,6 +3,8 @@
 /// `POST /containers/create` body.
 struct ContainerConfig: Encodable, Sendable {
     var Image: String
+    /// Overrides the image's entrypoint (benchmarks only; runs use the image's own).
+    var Entrypoint: [String]?
     var User: String
     var Env: [String]
     var Labels: [String: String]

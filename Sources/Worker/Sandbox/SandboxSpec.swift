@@ -25,6 +25,7 @@ enum SandboxSpec {
     ) -> ContainerConfig {
         ContainerConfig(
             Image: payload.image,
+            Entrypoint: nil,
             User: "1000:1000",
             Env: payload.environment.map { "\($0.name)=\($0.value)" },
             Labels: [deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID],
