@@ -51,4 +51,4 @@ def test_prebuilt_tag_that_does_not_exist_is_404(service, record, tools):
     r = service.post("/run", {"code": "print(1)", "image": "prebuilt-nonexistent-hostile"})
     record("unknown prebuilt tag", r, None)
     assert r.status_code == 404, r.text
-    assert r.json() == {"detail": "Image 'prebuilt-nonexistent-hostile' not found."}
+    assert r.json()["detail"].startswith("Image 'prebuilt-nonexistent-hostile' not found."), r.text
