@@ -37,7 +37,6 @@ def one_round(ctx: Context, svc, label: str, stale_done_first: bool, results: di
     frozen_id, rescuer_id = f"{label}-frozen", f"{label}-rescuer"
     frozen = svc.start_worker(frozen_id, extra=["--concurrency", "1"])
     job_id = svc.submit_ok(CODE)
-    ctx.result["sent"] += 1
     wait_until(lambda: svc.query("SELECT lease_owner FROM jobs WHERE public_id = ? AND state = 'running'",
                                  (job_id,)), 20, "the job to be claimed")
     stale_cid = wait_until(lambda: running_container(svc, frozen_id), 20, "the first attempt's container")

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 
@@ -15,6 +16,7 @@ final class EngineMonitor: Sendable {
     private let docker: DockerClient
     private let logger: Logger
     private let current = Mutex(Snapshot())
+    private let reportedOnce = Mutex(false)
 
     init(docker: DockerClient, logger: Logger) {
         self.docker = docker
@@ -27,19 +29,25 @@ final class EngineMonitor: Sendable {
     @discardableResult
     func refresh() async -> Snapshot {
         var next = Snapshot()
-        do {
+        if !FileManager.default.fileExists(atPath: docker.socketPath) {
+            next.error = "Docker socket not found at \(docker.socketPath)"
+        } else { do {
             let version = try await docker.version()
             let images = try await docker.imageTags(prefix: "code-runner-")
                 + docker.imageTags(prefix: "prebuilt-")
             next = Snapshot(connected: true, version: version.Version, error: nil, images: images.sorted())
         } catch {
             next.error = String(describing: error)
-        }
+        } }
         let previous = current.withLock { state in
             defer { state = next }
             return state
         }
-        if previous.connected != next.connected {
+        let first = reportedOnce.withLock { reported in
+            defer { reported = true }
+            return !reported
+        }
+        if first || previous.connected != next.connected {
             if next.connected {
                 logger.info("Docker engine reachable", metadata: ["version": "\(next.version ?? "?")", "images": "\(next.images.count)"])
             } else {
