@@ -215,6 +215,7 @@ class Instance:
         log.close()
         self.pid = self.process.pid
         self.wait_healthy()
+        _DEPLOYMENTS.add(self.deployment_id())
         return self
 
     def wait_healthy(self, timeout: float = START_TIMEOUT):
@@ -340,6 +341,7 @@ def summarize(response) -> object:
 # --------------------------------------------------------------------------------------------
 
 _RECORDS: list[dict] = []
+_DEPLOYMENTS: set[str] = set()  # deployments of every instance this session started or adopted
 
 
 @pytest.fixture(scope="session")
@@ -355,11 +357,28 @@ def service(workdir):
         inst = Instance.adopt(url, int(os.environ["HOSTILE_SERVICE_PID"]),
                               os.environ["HOSTILE_DATABASE_PATH"], os.environ.get("HOSTILE_SERVICE_LOG", ""))
         inst.wait_healthy()
+        _DEPLOYMENTS.add(inst.deployment_id())
         yield inst
         return
     inst = Instance(workdir).start()
     yield inst
     inst.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_leftovers_at_exit():
+    """At the very end, force-removes containers still labelled with a deployment of this
+    session (a failed test may leave some: they are listed, not hidden)."""
+    yield
+    for deployment in sorted(_DEPLOYMENTS):
+        try:
+            left = containers(f"code-runner.deployment={deployment}")
+            if left:
+                print(f"\nhostile: removing {len(left)} leftover container(s) of deployment {deployment}: "
+                      + " ".join(c[:12] for c in left))
+                docker("rm", "-f", *left, check=False)
+        except Exception as error:  # best effort: never mask the test results
+            print(f"hostile: leftover sweep of {deployment} failed: {error}")
 
 
 @pytest.fixture
@@ -431,11 +450,12 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("hostile attacks: what the service answered")
     for e in _RECORDS:
         answer = e["answer"]
+        keys = ("exit_code", "timed_out", "oom_killed", "stdout_truncated", "stderr_truncated",
+                "execution_time", "status", "detail")
         if isinstance(answer, dict) and "body" in answer and isinstance(answer["body"], dict):
             b = answer["body"]
-            keys = ("exit_code", "timed_out", "oom_killed", "stdout_truncated", "stderr_truncated",
-                    "execution_time", "status", "detail")
-            short = {k: b[k] for k in keys if k in b}
-            answer = {"http": answer["status"], **short}
+            answer = {"http": answer["status"], **{k: b[k] for k in keys if k in b}}
+        elif isinstance(answer, dict) and "exit_code" in answer and "job_id" in answer:
+            answer = {k: answer[k] for k in keys if k in answer}
         secs = "-" if e["seconds"] is None else f"{e['seconds']:.2f}s"
         terminalreporter.write_line(f"{e['attack'][:60]:<60} {secs:>8}  {json.dumps(answer, default=str)[:160]}")

@@ -94,6 +94,25 @@ final class DockerClient: Sendable {
         return try await decode([ContainerSummary].self, from: request(.GET, "/containers/json?all=1&filters=\(query)"))
     }
 
+    // MARK: - networks
+
+    /// Makes sure a bridge network named `name` exists with inter-container traffic disabled
+    /// (`enable_icc=false`): sandboxes that asked for network reach the outside, not each other.
+    func ensureIsolatedBridge(named name: String, labels: [String: String]) async throws {
+        do {
+            _ = try await request(.GET, "/networks/\(name)")
+            return
+        } catch let error as DockerEngineError where error.isNotFound {}
+        let body = try JSONEncoder().encode(NetworkCreate(
+            Name: name, Driver: "bridge", CheckDuplicate: true,
+            Options: ["com.docker.network.bridge.enable_icc": "false"], Labels: labels))
+        do {
+            _ = try await request(.POST, "/networks/create", body: body)
+        } catch DockerEngineError.status(409, _) {
+            return  // another worker created it meanwhile
+        }
+    }
+
     // MARK: - transport
 
     private func request(

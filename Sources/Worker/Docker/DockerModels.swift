@@ -80,3 +80,12 @@ struct EngineVersion: Decodable, Sendable {
 struct EngineErrorBody: Decodable {
     var message: String
 }
+
+/// `POST /networks/create` body.
+struct NetworkCreate: Encodable, Sendable {
+    var Name: String
+    var Driver: String
+    var CheckDuplicate: Bool
+    var Options: [String: String]
+    var Labels: [String: String]
+}

@@ -30,6 +30,11 @@ struct SandboxRunner: Sendable {
             deploymentID: identity.deploymentID, runtime: ociRuntime)
         let containerID: String
         do {
+            if payload.allowNetwork {
+                try await docker.ensureIsolatedBridge(
+                    named: SandboxSpec.networkName(deploymentID: identity.deploymentID),
+                    labels: [SandboxSpec.deploymentLabel: identity.deploymentID])
+            }
             containerID = try await docker.createContainer(config)
         } catch let error as DockerEngineError {
             throw ExecutionFailure(engineError: error, image: payload.image)

@@ -11,7 +11,7 @@ import Queue
 /// | memory | `Memory = MemorySwap` (no swap) |
 /// | CPU | `NanoCpus` and `CpuShares` |
 /// | processes | `PidsLimit` |
-/// | network | `NetworkDisabled` (only `lo`) unless asked for |
+/// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge with inter-container traffic disabled |
 /// | logging | none: output is read live through attach |
 /// | PID 1 | docker-init, which reaps zombies; the container ends when the entrypoint does |
 /// | labels | deployment, job, worker |
@@ -19,6 +19,9 @@ enum SandboxSpec {
     static let deploymentLabel = "code-runner.deployment"
     static let jobLabel = "code-runner.job"
     static let workerLabel = "code-runner.worker"
+
+    /// The bridge network of a deployment's sandboxes that asked for network access.
+    static func networkName(deploymentID: String) -> String { "code-runner-\(deploymentID)" }
 
     static func container(
         for payload: RunPayload, jobID: String, workerID: String, deploymentID: String, runtime: String?
@@ -37,7 +40,7 @@ enum SandboxSpec {
                 CpuShares: payload.cpuShares,
                 PidsLimit: payload.pidsLimit,
                 Tmpfs: ["/tmp": "rw,exec,nosuid,nodev,size=\(payload.diskBytes),uid=1000,gid=1000,mode=0755"],
-                NetworkMode: payload.allowNetwork ? "bridge" : nil,
+                NetworkMode: payload.allowNetwork ? networkName(deploymentID: deploymentID) : nil,
                 Runtime: runtime))
     }
 }

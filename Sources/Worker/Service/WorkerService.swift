@@ -55,7 +55,7 @@ struct WorkerService: Service {
                     }
                 }
                 group.addTask {
-                    try await every(.seconds(60)) {
+                    try await every(.seconds(settings.leaseSeconds)) {
                         if engine.snapshot.connected { await sweeper.sweep(running: await running.publicIDs) }
                     }
                 }

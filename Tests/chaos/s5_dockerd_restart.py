@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""dockerd-restart: restart the Docker engine under a light load.
+
+Two workers. Six 2 s jobs are submitted; once containers run, dockerd gets SIGTERM (it stops
+its containers). While it is down three more jobs are submitted; /health must say
+docker_connected=false. dockerd is started again (`nohup dockerd >/tmp/dockerd-chaos.log 2>&1 &`,
+only after the old one has exited), then ten new jobs are submitted.
+
+Holds when: every in-flight job ends `completed` or `failed` (a clean error, never stuck
+queued/running), the jobs queued during the outage and the ten new ones all complete, and no
+container of the deployment is left once the orphan sweep ran. dockerd is running again at
+the end, whatever happened.
+
+CAUTION: this restarts the machine's Docker engine; other users of Docker on this host see it.
+"""
+import os
+import signal
+import subprocess
+import sys
+
+from chaoslib import SWEEP_INTERVAL, Context, ScenarioFailure, main, now, pid_alive, wait_until
+
+DOCKERD_LOG = "/tmp/dockerd-chaos.log"
+
+
+def dockerd_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def docker_ok() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+
+
+def start_dockerd() -> int:
+    if dockerd_pids():
+        raise ScenarioFailure(f"refusing to start a second dockerd (running: {dockerd_pids()})")
+    log = open(DOCKERD_LOG, "ab")
+    popen = subprocess.Popen(["nohup", "dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    log.close()
+    return popen.pid
+
+
+def ensure_dockerd() -> None:
+    """Cleanup: whatever happened, leave a running, answering dockerd behind."""
+    if not dockerd_pids():
+        start_dockerd()
+    wait_until(docker_ok, 90, "dockerd to answer `docker info`", interval=0.5)
+
+
+def code(marker: str, seconds: float) -> str:
+    return f"import time\ntime.sleep({seconds})\nprint('{marker}')\n"
+
+
+def run(ctx: Context) -> None:
+    pids = dockerd_pids()
+    if len(pids) != 1 or not docker_ok():
+        raise ScenarioFailure(f"expected exactly one answering dockerd, found {pids}")
+    ctx.cleanups.append(ensure_dockerd)  # runs before the services are stopped and containers removed
+    svc = ctx.service()
+    svc.start_api()
+    svc.start_worker("e1")
+    svc.start_worker("e2")
+    svc.wait_workers(2)
+
+    inflight = [svc.submit_ok(code(f"inflight-{i}", 2)) for i in range(6)]
+    wait_until(lambda: len([c for c in svc.containers() if c["state"] == "running"]) >= 2, 30,
+               "containers running before the restart")
+    old = pids[0]
+    os.kill(old, signal.SIGTERM)
+    stopped_at = now()
+    wait_until(lambda: not pid_alive(old), 60, "dockerd to exit", interval=0.2)
+    ctx.metric("dockerd_stop_s", round(now() - stopped_at, 1))
+    try:
+        wait_until(lambda: not svc.health()["docker_connected"], 15, "/health to report docker_connected=false")
+    except ScenarioFailure as error:
+        ctx.check(False, str(error))
+    during = [svc.submit_ok(code(f"during-{i}", 1)) for i in range(3)]
+    states_down = {r[0]: r[1] for r in svc.query("SELECT public_id, state FROM jobs")}
+    ctx.metric("states_while_down", sorted(states_down.values()))
+
+    start_dockerd()
+    wait_until(docker_ok, 90, "dockerd to answer again", interval=0.5)
+    ctx.metric("dockerd_down_s", round(now() - stopped_at, 1))
+    back_at = now()
+    wait_until(lambda: svc.health()["docker_connected"], 30, "/health to report docker_connected=true again")
+    ctx.metric("workers_reconnected_s", round(now() - back_at, 1))
+
+    after = [svc.submit_ok(code(f"after-{i}", 0.2)) for i in range(10)]
+    views = svc.wait_final(inflight + during + after, 120)
+    ctx.count(views)
+    outcomes = {}
+    for job_id, view in views.items():
+        status = view.get("status")
+        group = "inflight" if job_id in inflight else "during" if job_id in during else "after"
+        outcomes.setdefault(group, []).append(
+            status if status != "failed" else f"failed:{(view.get('error') or {}).get('detail', '')[:120]}")
+        if group == "inflight":
+            ctx.check(status in ("completed", "failed"), f"in-flight job {job_id} stuck {status}: {view}")
+            if status == "failed":
+                ctx.note(f"in-flight job failed: {view.get('error')}")
+        else:
+            ok = status == "completed" and (view.get("result") or {}).get("stdout", "").startswith(group)
+            ctx.check(ok, f"{group} job {job_id} ended {view}")
+    ctx.metric("outcomes", outcomes)
+    try:
+        wait_until(lambda: not svc.containers(), SWEEP_INTERVAL + 15, "the deployment's containers to be removed",
+                   interval=1)
+    except ScenarioFailure as error:
+        ctx.check(False, f"{error}: {svc.containers()}")
+    errors = svc.grep_logs("error", "fatal")
+    ctx.metric("worker_error_lines", len(errors))
+    ctx.metric("first_error_lines", errors[:6])
+
+
+if __name__ == "__main__":
+    sys.exit(main("dockerd-restart", run))
