@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Queue
 
 /// Turns every error into the contract's JSON shape: handled errors keep their status and
 /// `detail`; an unknown path is 404 `Not Found`, a known path with the wrong method 405
@@ -24,6 +25,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default:
                 return APIError(error.status, error.body ?? error.status.reasonPhrase).response
             }
+        } catch where StorageFailure.reason(for: error) != nil {
+            let reason = StorageFailure.reason(for: error) ?? "unavailable"
+            context.logger.error("job database unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return APIError(.serviceUnavailable, "The job database is unavailable: \(reason). Retry later.", headers: [.retryAfter: "5"]).response
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return APIError(.internalServerError, "An unexpected error occurred: \(error)").response
