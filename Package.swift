@@ -56,7 +56,7 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
-        .testTarget(name: "QueueTests", dependencies: ["Queue"]),
+        .testTarget(name: "QueueTests", dependencies: ["Queue", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "APITests",
             dependencies: [

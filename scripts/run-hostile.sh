@@ -53,8 +53,9 @@ export HOSTILE_SERVICE_PID="$service"
 export HOSTILE_DATABASE_PATH="$workdir/code-runner.sqlite"
 export HOSTILE_SERVICE_LOG="$log"
 export HOSTILE_ROOT="$ROOT"
+export HOSTILE_WORKDIR="$workdir"
 echo "run-hostile: service on $HOSTILE_URL (log $log), attack report in $HOSTILE_REPORT"
-cd "$ROOT" && "$PYTHON" -m pytest -q -rs -p no:cacheprovider "$ROOT/Tests/hostile" "$@"
+cd "$ROOT" && "$PYTHON" -m pytest -q -rfEs -p no:cacheprovider "$ROOT/Tests/hostile" "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- service log (last 40 lines) ---"

@@ -47,4 +47,17 @@ public protocol JobStore: Sendable {
     /// Requeues (attempts left) or fails (`worker lost`) running jobs whose lease expired.
     func reapExpiredLeases() async throws -> Int
     func removeWorker(id: String) async throws
+
+    // MARK: schedules and retention
+    /// Declares (or re-times) a schedule whose first firing comes `firstDelay` seconds later.
+    func declareSchedule(_ name: String, every interval: Double, firstDelay: Double) async throws
+    /// Enqueues one job per due schedule and tick, however many workers call it at once.
+    @discardableResult
+    func fireDueSchedules(kinds: [String: JobKind]) async throws -> Int
+    /// Deletes finished jobs older than `hours`, in small batches.
+    func deleteFinishedJobs(olderThanHours hours: Double, batch: Int) async throws -> Int
+    /// Compacts the store's journal (SQLite: a WAL checkpoint).
+    func checkpoint() async throws
+    func recordCleanup(_ report: CleanupReport) async throws
+    func lastCleanup() async throws -> CleanupReport?
 }

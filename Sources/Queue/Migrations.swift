@@ -61,6 +61,21 @@ enum Migrations {
         );
         INSERT INTO deployment(key, value) VALUES ('id', lower(hex(randomblob(6))));
         """,
+        // 2: schedules (fired once per tick across all workers) and the clean-up history
+        """
+        CREATE TABLE schedules (
+            name TEXT PRIMARY KEY,
+            interval_seconds REAL NOT NULL,
+            next_fire_at REAL NOT NULL
+        );
+        CREATE TABLE cleanup_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            finished_at REAL NOT NULL,
+            removed_jobs INTEGER NOT NULL,
+            removed_containers INTEGER NOT NULL,
+            removed_images INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

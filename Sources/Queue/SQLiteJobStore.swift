@@ -9,6 +9,8 @@ import GRDB
 /// Hot statements (claim, complete, heartbeat) are cached per connection.
 public final class SQLiteJobStore: JobStore {
     private let pool: DatabasePool
+    /// The connection pool, for the extensions of this store in other files.
+    var databasePool: DatabasePool { pool }
     /// The database file.
     public let path: String
     private let watcher: DatabaseChangeWatcher

@@ -32,8 +32,25 @@ struct QueueProbe: AsyncParsableCommand {
     @Option(help: "With --follow: stop after this many milliseconds without a claimable job.")
     var idleMs = 500
 
+    @Option(help: "Instead of claiming: tick the scheduler for this many milliseconds.")
+    var schedulerMs: Int?
+
+    @Option(help: "With --scheduler-ms: the cleanup schedule's interval in milliseconds.")
+    var intervalMs = 50
+
     func run() async throws {
         let store = try SQLiteJobStore(path: database)
+        if let schedulerMs {
+            try await store.declareSchedule("cleanup", every: Double(intervalMs) / 1000, firstDelay: 0)
+            let end = ContinuousClock.now + .milliseconds(schedulerMs)
+            var fired = 0
+            while ContinuousClock.now < end {
+                fired += try await store.fireDueSchedules(kinds: ["cleanup": .cleanup])
+                try await Task.sleep(for: .milliseconds(1))  // the scheduler's tick
+            }
+            emit("fired \(fired)")
+            return
+        }
         if hold {
             while true {
                 if let claimed = try await store.claim(worker: workerID, limit: 1, leaseSeconds: leaseSeconds).first {

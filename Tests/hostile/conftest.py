@@ -7,6 +7,7 @@ Environment:
   HOSTILE_REPORT         optional JSON-lines file: one line per attack (what was sent, what the
                          service answered, how long it took).
   HOSTILE_ROOT           the repository (default: two levels above this folder).
+  HOSTILE_WORKDIR        folder for the logs and databases of the instances tests start.
 
 Every test that uses `service` is followed by a normal run (`print("ok")`) and a check that
 `/health` still says `ok` (autouse fixture `stays_healthy`).
@@ -346,7 +347,8 @@ _DEPLOYMENTS: set[str] = set()  # deployments of every instance this session sta
 
 @pytest.fixture(scope="session")
 def workdir():
-    path = Path(tempfile.mkdtemp(prefix="code-runner-hostile."))
+    base = os.environ.get("HOSTILE_WORKDIR") or None
+    path = Path(tempfile.mkdtemp(prefix="code-runner-hostile." if base is None else "session.", dir=base))
     yield path
 
 
@@ -416,19 +418,39 @@ def record(request):
     return _record
 
 
-@pytest.fixture(autouse=True)
-def stays_healthy(request):
-    """After every test that used the main service: a normal run still works and /health is ok."""
-    yield
-    if "service" not in request.fixturenames:
-        return
-    inst: Instance = request.getfixturevalue("service")
+def normal_run_and_health(inst: "Instance"):
     r, seconds = inst.run({"code": "print('ok')", "timeout": 20})
     assert r.status_code == 200, f"normal run after the attack: {r.status_code} {r.text}"
     body = r.json()
     assert (body["stdout"], body["exit_code"], body["timed_out"]) == ("ok\n", 0, False), body
+    check_health(inst)
+
+
+def check_health(inst: "Instance"):
     health = inst.health()
     assert health["status"] == "ok" and health["docker_connected"] is True, health
+
+
+@pytest.fixture(autouse=True)
+def stays_healthy(request):
+    """After every test that used the main service: /health is ok and a normal run still works.
+    Modules of requests that are refused before anything runs (NORMAL_RUN_PER_MODULE = True)
+    check /health after each test and do the normal run once, after the module."""
+    yield
+    if "service" not in request.fixturenames:
+        return
+    inst: Instance = request.getfixturevalue("service")
+    if getattr(request.module, "NORMAL_RUN_PER_MODULE", False):
+        check_health(inst)
+    else:
+        normal_run_and_health(inst)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stays_healthy_after_module(request):
+    yield
+    if getattr(request.module, "NORMAL_RUN_PER_MODULE", False):
+        normal_run_and_health(request.getfixturevalue("service"))
 
 
 @pytest.fixture

@@ -96,8 +96,9 @@ def test_python_fork_bomb(service, record, tools):
     result = completed(obs.run(60))
     record("python os.fork() loop (timeout 5)", result, obs.seconds, processes_seen=obs.max_processes)
     assert result["timed_out"] is True and result["exit_code"] == -1
-    assert abs(result["execution_time"] - 5) <= 1.0, result["execution_time"]
-    assert obs.seconds <= 5 + 5, obs.seconds
+    # killing 256 processes takes the engine a moment (up to ~2 s on a busy 2-vCPU machine)
+    assert 5 - 0.5 <= result["execution_time"] <= 5 + 3, result["execution_time"]
+    assert obs.seconds <= 5 + 10, obs.seconds
     assert obs.max_marked > 50, f"the bomb never got going ({obs.max_marked} processes seen)"
     assert obs.max_processes <= 256, f"{obs.max_processes} processes in one container: pids limit not applied"
     obs.assert_nothing_left()
@@ -111,8 +112,9 @@ def test_shell_fork_bomb_via_entrypoint(service, record, tools):
     record("shell fork bomb f(){ f|f& };f via entrypoint (timeout 5)", result, obs.seconds,
            processes_seen=obs.max_processes)
     assert result["timed_out"] is True and result["exit_code"] == -1
-    assert abs(result["execution_time"] - 5) <= 1.0, result["execution_time"]
-    assert obs.seconds <= 5 + 5, obs.seconds
+    # killing 256 processes takes the engine a moment (up to ~2 s on a busy 2-vCPU machine)
+    assert 5 - 0.5 <= result["execution_time"] <= 5 + 3, result["execution_time"]
+    assert obs.seconds <= 5 + 10, obs.seconds
     assert obs.max_marked > 50, f"the bomb never got going ({obs.max_marked} processes seen)"
     assert obs.max_processes <= 256, obs.max_processes
     obs.assert_nothing_left()
@@ -203,7 +205,7 @@ def test_infinite_loop_spawning_children_is_killed_at_the_deadline(service, reco
            processes_seen=obs.max_processes)
     assert result["timed_out"] is True and result["exit_code"] == -1
     assert abs(result["execution_time"] - timeout) <= 1.0, result["execution_time"]
-    assert obs.seconds <= timeout + 3, f"answered {obs.seconds:.2f}s after submission"
+    assert obs.seconds <= timeout + 5, f"answered {obs.seconds:.2f}s after submission"
     assert obs.max_marked >= 6, f"children never started ({obs.max_marked})"
     obs.assert_nothing_left()
 
@@ -215,7 +217,7 @@ def test_sleeping_after_closing_stdout_times_out(service, record, tools):
     record("close stdout/stderr then sleep 60 (timeout 3)", result, obs.seconds)
     assert result["timed_out"] is True and result["exit_code"] == -1
     assert abs(result["execution_time"] - 3) <= 1.0, result["execution_time"]
-    assert obs.seconds <= 3 + 3
+    assert obs.seconds <= 3 + 5
     obs.assert_nothing_left()
 
 

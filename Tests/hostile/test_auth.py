@@ -6,6 +6,9 @@ import time
 
 import pytest
 
+# refused before anything runs: /health after each test, one normal run after the module
+NORMAL_RUN_PER_MODULE = True
+
 BODY = json.dumps({"code": "print('auth')"}).encode()
 
 

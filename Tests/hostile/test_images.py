@@ -5,6 +5,9 @@ import time
 
 import pytest
 
+# refused before anything runs: /health after each test, one normal run after the module
+NORMAL_RUN_PER_MODULE = True
+
 HOSTILE_IMAGES = [
     "evil.example.com/x",
     "prebuilt-evil.example.com/x",

@@ -4,6 +4,9 @@ import time
 
 import pytest
 
+# refused before anything runs: /health after each test, one normal run after the module
+NORMAL_RUN_PER_MODULE = True
+
 CASES = [
     ("timeout", 0),
     ("timeout", -5),

@@ -21,6 +21,26 @@ struct OperationsRoutes: Sendable {
         var auth_enabled: Bool
         var workers: Int
         var queue: QueueCounts
+        var last_cleanup: LastCleanup?
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(status, forKey: .status)
+            try container.encode(docker_connected, forKey: .docker_connected)
+            try container.encode(auth_enabled, forKey: .auth_enabled)
+            try container.encode(workers, forKey: .workers)
+            try container.encode(queue, forKey: .queue)
+            try container.encode(last_cleanup, forKey: .last_cleanup)  // null until the first run
+        }
+
+        enum CodingKeys: String, CodingKey { case status, docker_connected, auth_enabled, workers, queue, last_cleanup }
+    }
+
+    struct LastCleanup: Encodable {
+        var finished_at: String
+        var removed_jobs: Int
+        var removed_containers: Int
+        var removed_images: Int
     }
 
     func health() async throws -> Response {
@@ -29,7 +49,12 @@ struct OperationsRoutes: Sendable {
         let counts = try await dependencies.store.counts()
         return JSONResponse.make(body: Health(
             status: connected ? "ok" : "degraded", docker_connected: connected,
-            auth_enabled: dependencies.authenticator.isEnabled, workers: workers.count, queue: counts))
+            auth_enabled: dependencies.authenticator.isEnabled, workers: workers.count, queue: counts,
+            last_cleanup: try await dependencies.store.lastCleanup().map {
+                LastCleanup(
+                    finished_at: $0.finishedAt.iso8601, removed_jobs: $0.removedJobs,
+                    removed_containers: $0.removedContainers, removed_images: $0.removedImages)
+            }))
     }
 
     struct ImageEntry: Encodable {

@@ -12,10 +12,13 @@ struct OrphanSweeper: Sendable {
     let logger: Logger
 
     /// - Parameter running: public ids of the jobs this worker is running right now.
-    func sweep(running: Set<String>) async {
+    /// - Returns: how many containers were removed.
+    @discardableResult
+    func sweep(running: Set<String>) async -> Int {
+        var removed = 0
         do {
             let containers = try await docker.containers(withLabel: "\(SandboxSpec.deploymentLabel)=\(deploymentID)")
-            guard !containers.isEmpty else { return }
+            guard !containers.isEmpty else { return 0 }
             let liveWorkers = Set(try await store.liveWorkers(within: liveWithin).map(\.id))
             for container in containers {
                 let labels = container.Labels ?? [:]
@@ -24,10 +27,12 @@ struct OrphanSweeper: Sendable {
                 let orphaned = owner == workerID ? !running.contains(job) : !liveWorkers.contains(owner)
                 guard orphaned else { continue }
                 try await docker.removeContainer(container.Id)
+                removed += 1
                 logger.info("removed orphaned container", metadata: ["container": "\(container.Id.prefix(12))", "job": "\(job)", "worker": "\(owner)"])
             }
         } catch {
             logger.warning("orphan sweep failed", metadata: ["error": "\(error)"])
         }
+        return removed
     }
 }

@@ -32,6 +32,8 @@ struct WorkerService: Service {
             docker: docker, store: store, deploymentID: deploymentID, workerID: workerID,
             liveWithin: settings.leaseSeconds, logger: logger)
 
+        try await store.declareSchedule(
+            "cleanup", every: Double(settings.cleanupIntervalHours) * 3600, firstDelay: 10)
         await engine.refresh()
         _ = try await heartbeat(engine: engine, running: running, draining: false)
         if engine.snapshot.connected { await sweeper.sweep(running: []) }
@@ -50,6 +52,7 @@ struct WorkerService: Service {
                 }
                 group.addTask {
                     try await every(.seconds(1)) {
+                        try await store.fireDueSchedules(kinds: ["cleanup": .cleanup])
                         let reaped = try await store.reapExpiredLeases()
                         if reaped > 0 { logger.warning("reaped jobs whose worker vanished", metadata: ["count": "\(reaped)"]) }
                     }
@@ -77,7 +80,7 @@ struct WorkerService: Service {
                         var jobIdentity = identity
                         jobIdentity.jobID = job.job.publicID
                         let task = Task {
-                            await execute(job, runner: runner, identity: jobIdentity, running: running)
+                            await execute(job, runner: runner, identity: jobIdentity, running: running, sweeper: sweeper)
                             wake.yield()
                         }
                         await running.attach(task, to: job.lease.jobID)
@@ -96,12 +99,16 @@ struct WorkerService: Service {
     }
 
     /// Runs one claimed job and writes its outcome, unless the run was stopped.
-    private func execute(_ claimed: ClaimedJob, runner: SandboxRunner, identity: RunIdentity, running: RunningJobs) async {
+    private func execute(_ claimed: ClaimedJob, runner: SandboxRunner, identity: RunIdentity, running: RunningJobs, sweeper: OrphanSweeper) async {
         let job = claimed.job
         let lease = claimed.lease
         defer { Task { await running.finish(lease.jobID) } }
         var jobLogger = logger
         jobLogger[metadataKey: "job"] = "\(job.publicID)"
+        if job.kind == .cleanup {
+            await cleanUp(lease, sweeper: sweeper, running: running, logger: jobLogger)
+            return
+        }
         guard job.kind == .run, let payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
             _ = try? await store.fail(
                 lease, failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: this worker cannot run \(job.kind.rawValue) jobs"),
@@ -145,6 +152,22 @@ struct WorkerService: Service {
             }
         } catch {
             jobLogger.error("could not store the outcome; the lease will expire and the job run again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The scheduled clean-up: expired jobs (in batches), orphaned containers, the WAL.
+    private func cleanUp(_ lease: Lease, sweeper: OrphanSweeper, running: RunningJobs, logger: Logger) async {
+        do {
+            let jobs = try await store.deleteFinishedJobs(olderThanHours: Double(settings.jobRetentionHours), batch: 500)
+            let containers = await sweeper.sweep(running: await running.publicIDs)
+            try await store.checkpoint()
+            let report = CleanupReport(removedJobs: jobs, removedContainers: containers, removedImages: 0)
+            try await store.recordCleanup(report)
+            _ = try await store.complete(lease, result: JSONEncoder().encode(report))
+            logger.info("clean-up done", metadata: ["removed_jobs": "\(jobs)", "removed_containers": "\(containers)"])
+        } catch {
+            _ = try? await store.fail(lease, failure: JobFailure(statusCode: 500, detail: "clean-up failed: \(error)"), retry: false)
+            logger.error("clean-up failed", metadata: ["error": "\(error)"])
         }
     }
 
