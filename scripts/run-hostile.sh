@@ -4,7 +4,7 @@
 # healthy with a worker and Docker, runs pytest against it (HOSTILE_URL & co.), stops it, and
 # exits with pytest's status. Some tests start further instances of their own (orphan sweep,
 # gVisor) through scripts/run-service.sh.
-# Usage: scripts/run-hostile.sh [pytest args...]
+# Usage: scripts/run-hostile.sh [test paths] [pytest args...]   (default: all of Tests/hostile)
 # HOSTILE_REPORT=<file> collects one JSON line per attack (what was sent, answered, how long);
 # by default it is written next to the service log and its path printed at the end.
 set -uo pipefail
@@ -55,7 +55,10 @@ export HOSTILE_SERVICE_LOG="$log"
 export HOSTILE_ROOT="$ROOT"
 export HOSTILE_WORKDIR="$workdir"
 echo "run-hostile: service on $HOSTILE_URL (log $log), attack report in $HOSTILE_REPORT"
-cd "$ROOT" && "$PYTHON" -m pytest -q -rfEs -p no:cacheprovider "$ROOT/Tests/hostile" "$@"
+# the whole suite unless the first argument names test files/folders (e.g. Tests/hostile/test_auth.py)
+targets=("$ROOT/Tests/hostile")
+if [ $# -gt 0 ] && [ -e "${1%%::*}" ]; then targets=(); fi
+cd "$ROOT" && "$PYTHON" -m pytest -q -rfEs -p no:cacheprovider "${targets[@]}" "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- service log (last 40 lines) ---"

@@ -9,6 +9,10 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR="${BIN_DIR:-$ROOT/.build/release}"
 WORKERS="${WORKERS:-2}"
+# Prebuild scripts trust what this host trusts (e.g. a TLS-intercepting proxy's CA).
+if [ -z "${PREBUILD_CA_BUNDLE:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    export PREBUILD_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+fi
 
 for binary in code-runner-api code-runner-worker; do
     [ -x "$BIN_DIR/$binary" ] || { echo "run-service: $BIN_DIR/$binary is missing: run 'make build'" >&2; exit 1; }

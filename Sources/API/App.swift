@@ -46,7 +46,7 @@ struct APIMain {
         let router = Router()
         router.add(middleware: ErrorMiddleware(knownPaths: [
             "/", "/health", "/openapi.json", "/images", "/runtimes", "/run", "/jobs", "/jobs/{id}",
-            "/prebuild", "/prebuilds", "/prebuilds/{tag}",
+            "/prebuild", "/prebuilds", "/prebuilds/{tag}", "/prebuilds/cleanup",
         ]))
         OperationsRoutes(dependencies: dependencies).register(on: router)
         ExecutionRoutes(dependencies: dependencies).register(on: router)

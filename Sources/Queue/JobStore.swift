@@ -60,4 +60,13 @@ public protocol JobStore: Sendable {
     func checkpoint() async throws
     func recordCleanup(_ report: CleanupReport) async throws
     func lastCleanup() async throws -> CleanupReport?
+
+    // MARK: prebuilt images
+    func beginPrebuild(tag: String, baseRuntime: String, setupScript: String) async throws
+    func finishPrebuild(tag: String, outcome: PrebuildOutcome) async throws
+    func prebuild(tag: String) async throws -> Prebuild?
+    func prebuilds() async throws -> [Prebuild]
+    func touchPrebuild(tag: String) async throws
+    func deletePrebuilds(tags: [String]) async throws -> [String]
+    func stalePrebuilds(olderThanDays days: Double) async throws -> [String]
 }

@@ -76,6 +76,21 @@ enum Migrations {
             removed_images INTEGER NOT NULL
         );
         """,
+        // 3: prebuilt images this service built (identity is stored, never guessed from a name)
+        """
+        CREATE TABLE prebuilds (
+            tag TEXT PRIMARY KEY,
+            base_runtime TEXT NOT NULL,
+            setup_script TEXT NOT NULL,
+            status TEXT NOT NULL,
+            build_log TEXT NOT NULL DEFAULT '',
+            size_bytes INTEGER NOT NULL DEFAULT 0,
+            layer_size_bytes INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            built_at REAL,
+            last_used_at REAL
+        );
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

@@ -49,6 +49,8 @@ public struct RunPayload: Codable, Sendable, Equatable {
     public var maxOutputBytes: Int
     /// Largest metadata the program may return.
     public var maxMetadataBytes: Int
+    /// For a prebuilt image: how to build it again on a worker whose engine lacks it.
+    public var prebuild: PrebuildPayload?
 
     public init(
         code: String, image: String, mainFile: String, files: [WorkFile] = [], entrypoint: String? = nil,

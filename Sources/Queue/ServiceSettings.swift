@@ -38,6 +38,8 @@ public struct ServiceSettings: Sendable {
     public var maxQueueDepth = 1000
     /// An OCI runtime registered with the engine (e.g. `runsc`) for every container; nil = engine default.
     public var sandboxRuntime: String?
+    /// A PEM bundle the setup scripts of prebuilt images may use (TLS-intercepting proxies).
+    public var prebuildCABundle: String?
 
     /// Auth is on when an API key or a non-empty `AUTH_TOKEN` is configured.
     public var authEnabled: Bool { !apiKeys.isEmpty || authToken != nil }
@@ -112,6 +114,7 @@ public struct ServiceSettings: Sendable {
         integer("PREBUILD_TIMEOUT", &prebuildTimeout)
         integer("MAX_QUEUE_DEPTH", &maxQueueDepth)
         if let value = text("SANDBOX_RUNTIME"), !value.isEmpty { sandboxRuntime = value }
+        if let value = text("PREBUILD_CA_BUNDLE"), !value.isEmpty { prebuildCABundle = value }
 
         // The seed's checks and messages, in the seed's order.
         if defaultTimeout <= 0 { problems.append("DEFAULT_TIMEOUT must be positive") }

@@ -353,10 +353,6 @@ class Service:
         return hits
 
 
-def py_job(body: str) -> str:
-    return body
-
-
 # --------------------------------------------------------------------------------------------
 # scenario context and entry point
 

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 
-from chaoslib import SWEEP_INTERVAL, Context, ScenarioFailure, main, now, pid_alive, wait_until
+from chaoslib import SWEEP_INTERVAL, Context, Sampler, ScenarioFailure, main, now, pid_alive, wait_until
 
 DOCKERD_LOG = "/tmp/dockerd-chaos.log"
 
@@ -64,6 +64,18 @@ def run(ctx: Context) -> None:
     svc.start_worker("e2")
     svc.wait_workers(2)
 
+    # /health over time: live workers and docker_connected (transitions only).
+    timeline: list = []
+    t0 = now()
+
+    def sample_health():
+        h = svc.health()
+        point = (h["workers"], h["docker_connected"])
+        if not timeline or timeline[-1][1:] != point:
+            timeline.append((round(now() - t0, 1), *point))
+    sampler = Sampler(sample_health, 0.2)
+    sampler.start()
+
     inflight = [svc.submit_ok(code(f"inflight-{i}", 2)) for i in range(6)]
     wait_until(lambda: len([c for c in svc.containers() if c["state"] == "running"]) >= 2, 30,
                "containers running before the restart")
@@ -72,6 +84,7 @@ def run(ctx: Context) -> None:
     stopped_at = now()
     wait_until(lambda: not pid_alive(old), 60, "dockerd to exit", interval=0.2)
     ctx.metric("dockerd_stop_s", round(now() - stopped_at, 1))
+    ctx.metric("dockerd_sigterm_at_s", round(stopped_at - t0, 1))
     try:
         wait_until(lambda: not svc.health()["docker_connected"], 15, "/health to report docker_connected=false")
     except ScenarioFailure as error:
@@ -86,6 +99,7 @@ def run(ctx: Context) -> None:
     back_at = now()
     wait_until(lambda: svc.health()["docker_connected"], 30, "/health to report docker_connected=true again")
     ctx.metric("workers_reconnected_s", round(now() - back_at, 1))
+    ctx.metric("dockerd_back_at_s", round(back_at - t0, 1))
 
     after = [svc.submit_ok(code(f"after-{i}", 0.2)) for i in range(10)]
     views = svc.wait_final(inflight + during + after, 120)
@@ -94,12 +108,22 @@ def run(ctx: Context) -> None:
     for job_id, view in views.items():
         status = view.get("status")
         group = "inflight" if job_id in inflight else "during" if job_id in during else "after"
+        result = view.get("result") or {}
         outcomes.setdefault(group, []).append(
-            status if status != "failed" else f"failed:{(view.get('error') or {}).get('detail', '')[:120]}")
+            f"completed(exit {result.get('exit_code')}, attempts {view.get('attempts')})" if status == "completed"
+            else f"failed:{(view.get('error') or {}).get('detail', '')[:120]}" if status == "failed" else status)
         if group == "inflight":
             ctx.check(status in ("completed", "failed"), f"in-flight job {job_id} stuck {status}: {view}")
             if status == "failed":
                 ctx.note(f"in-flight job failed: {view.get('error')}")
+            if status == "completed":
+                # "completed" claims the program ran: its output must be there. A run the engine
+                # killed or never started has to be retried or failed, not reported as a result.
+                result = view.get("result") or {}
+                ctx.check(result.get("stdout", "").startswith(f"inflight-"),
+                          f"in-flight job {job_id} reported completed although its program did not run to its end: "
+                          f"exit_code={result.get('exit_code')} stdout={result.get('stdout')!r} "
+                          f"execution_time={result.get('execution_time')} attempts={view.get('attempts')}")
         else:
             ok = status == "completed" and (view.get("result") or {}).get("stdout", "").startswith(group)
             ctx.check(ok, f"{group} job {job_id} ended {view}")
@@ -109,6 +133,13 @@ def run(ctx: Context) -> None:
                    interval=1)
     except ScenarioFailure as error:
         ctx.check(False, f"{error}: {svc.containers()}")
+    sampler.stop()
+    ctx.metric("health_timeline_s_workers_docker", timeline)
+    ctx.check(all(point[1] == 2 for point in timeline),
+              f"live workers dropped below 2 while dockerd restarted (heartbeats stalled?): {timeline}")
+    lost = svc.grep_logs("lease lost", "reaped")
+    ctx.metric("lease_lost_or_reaped_lines", lost[:6])
+    ctx.check(not lost, f"leases expired while the workers were alive: {lost[:4]}")
     errors = svc.grep_logs("error", "fatal")
     ctx.metric("worker_error_lines", len(errors))
     ctx.metric("first_error_lines", errors[:6])

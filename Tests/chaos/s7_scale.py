@@ -21,6 +21,10 @@ CONFIGS = [int(x) for x in os.environ.get("CHAOS_SCALE_WORKERS", "1,2,4").split(
 
 def run(ctx: Context) -> None:
     curve = {}
+    try:
+        ctx.metric("loadavg_start", os.getloadavg())
+    except OSError:
+        pass
     for n in CONFIGS:
         svc = ctx.service(f"scale-{n}", env={"WORKER_CONCURRENCY": "2"})
         svc.start_api()

@@ -466,7 +466,20 @@ def tools():
     return t
 
 
-def pytest_terminal_summary(terminalreporter):
+def dockerd_pids() -> set[int]:
+    return {int(p) for p in os.listdir("/proc") if p.isdigit() and exe_name(int(p)) == "dockerd"}
+
+
+def pytest_configure(config):
+    config._hostile_dockerd = dockerd_pids()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    before, after = getattr(config, "_hostile_dockerd", set()), dockerd_pids()
+    if before != after:
+        terminalreporter.section("WARNING: the Docker engine restarted during the run")
+        terminalreporter.write_line(f"dockerd pids {sorted(before)} -> {sorted(after)}: failures may come from that, "
+                                    "not from the service (something else on this host restarted dockerd)")
     if not _RECORDS:
         return
     terminalreporter.section("hostile attacks: what the service answered")

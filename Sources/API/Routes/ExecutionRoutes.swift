@@ -69,11 +69,11 @@ struct ExecutionRoutes: Sendable {
             throw APIError(.badRequest, "Invalid filename: \(bad.name)")
         }
         let workers = try await dependencies.liveWorkers()
-        let entry = try resolve(run.image, workers: workers)
+        let (entry, prebuild) = try await resolve(run.image, workers: workers)
         if requireWorkers && workers.isEmpty { throw APIError(.serviceUnavailable, "No workers available.") }
 
         let defaultMemory = max(settings.defaultMemoryBytes, entry?.minimumMemoryBytes ?? 0)
-        let payload = RunPayload(
+        var payload = RunPayload(
             code: run.code, image: run.image.fullName, mainFile: entry?.mainFile ?? "main.py", files: run.files,
             entrypoint: run.entrypoint, stdin: run.stdin,
             timeoutSeconds: run.timeout ?? settings.defaultTimeout,
@@ -83,21 +83,32 @@ struct ExecutionRoutes: Sendable {
             diskBytes: run.diskBytes ?? settings.defaultDiskBytes,
             pidsLimit: settings.defaultPidsLimit, allowNetwork: run.allowNetwork, environment: run.environment,
             maxOutputBytes: settings.maxOutputBytes, maxMetadataBytes: settings.maxMetadataBytes)
+        if let prebuild {
+            // Any worker whose engine lacks the image rebuilds it from the stored spec (seed 6.3);
+            // a `prebuild_spec` in the request is only used when nothing is stored for the tag.
+            payload.prebuild = PrebuildPayload(
+                action: .build, tag: prebuild.tag, baseRuntime: prebuild.baseRuntime,
+                setupScript: prebuild.setupScript, timeoutSeconds: settings.prebuildTimeout)
+            try await dependencies.store.touchPrebuild(tag: prebuild.tag)
+        }
         return (payload, owner)
     }
 
     /// The catalogue entry of a runtime image; 404 for an image no live worker has (runtime)
     /// or that this service never built (prebuilt tag). Nothing is ever pulled.
-    private func resolve(_ image: RunRequest.ImageReference, workers: [WorkerStatus]) throws -> RuntimeCatalog.Entry? {
+    private func resolve(_ image: RunRequest.ImageReference, workers: [WorkerStatus]) async throws -> (RuntimeCatalog.Entry?, Prebuild?) {
         switch image {
         case .runtime(let name):
             let present = workers.isEmpty || workers.contains { $0.images.contains(image.fullName) }
             guard present, let entry = dependencies.catalog.entry(for: name) else {
                 throw APIError(.notFound, "Image '\(image.fullName)' not found. Build it with: make images")
             }
-            return entry
-        case .prebuilt:
-            throw APIError(.notFound, "Image '\(image.fullName)' not found. Create it with POST /prebuild.")
+            return (entry, nil)
+        case .prebuilt(let tag):
+            guard let prebuild = try await dependencies.store.prebuild(tag: tag), prebuild.status != .failed || prebuild.builtAt != nil else {
+                throw APIError(.notFound, "Image '\(image.fullName)' not found. Create it with POST /prebuild.")
+            }
+            return (dependencies.catalog.entry(for: prebuild.baseRuntime), prebuild)
         }
     }
 

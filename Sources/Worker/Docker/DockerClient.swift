@@ -94,6 +94,72 @@ final class DockerClient: Sendable {
         return try await decode([ContainerSummary].self, from: request(.GET, "/containers/json?all=1&filters=\(query)"))
     }
 
+    // MARK: - images
+
+    /// Builds an image from a tar build context, streaming the build log to `onLog`; returns
+    /// the error message when the build failed, nil on success. Cancelling the calling task
+    /// closes the connection, which makes the engine abort the build.
+    func buildImage(context: [UInt8], tag: String, labels: [String: String], onLog: (String) -> Void) async throws -> String? {
+        let labelJSON = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
+        let query = "t=\(tag)&rm=1&forcerm=1&labels=" + (labelJSON.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        var request = HTTPClientRequest(url: baseURL + "/build?" + query)
+        request.method = .POST
+        request.headers.add(name: "Host", value: "localhost")
+        request.headers.add(name: "Content-Type", value: "application/x-tar")
+        request.body = .bytes(ByteBuffer(bytes: context))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .hours(2))
+        } catch {
+            throw DockerEngineError.unreachable(String(describing: error))
+        }
+        guard response.status == .ok else {
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let message = (try? JSONDecoder().decode(EngineErrorBody.self, from: Data(body.readableBytesView)))?.message ?? String(buffer: body)
+            return message
+        }
+        // JSON lines ending in "\r\n" (one Character in Swift, so split on bytes).
+        var pending: [UInt8] = []
+        var failure: String?
+        for try await chunk in response.body {
+            pending += chunk.readableBytesView
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Data(pending[..<newline])
+                pending.removeSubrange(...newline)
+                guard let message = try? JSONDecoder().decode(BuildMessage.self, from: line) else { continue }
+                if let text = message.stream { onLog(text) }
+                if let error = message.error {
+                    onLog(error)
+                    failure = error
+                }
+            }
+        }
+        return failure
+    }
+
+    /// Adds `repository:latest` to an existing image.
+    func tagImage(_ image: String, as repository: String) async throws {
+        _ = try await request(.POST, "/images/\(image)/tag?repo=\(repository)&tag=latest")
+    }
+
+    /// Removes an image reference (only the tag, when the image has others); missing is fine.
+    func removeImage(_ reference: String) async throws {
+        do {
+            _ = try await request(.DELETE, "/images/\(reference)?force=1")
+        } catch let error as DockerEngineError where error.isNotFound {
+            return
+        }
+    }
+
+    /// The size of an image in bytes, nil when it does not exist.
+    func imageSize(_ reference: String) async throws -> Int64? {
+        do {
+            return try await decode(ImageInspect.self, from: request(.GET, "/images/\(reference)/json")).Size
+        } catch let error as DockerEngineError where error.isNotFound {
+            return nil
+        }
+    }
+
     // MARK: - networks
 
     /// Makes sure a bridge network named `name` exists with inter-container traffic disabled

@@ -89,3 +89,14 @@ struct NetworkCreate: Encodable, Sendable {
     var Options: [String: String]
     var Labels: [String: String]
 }
+
+/// One line of the `POST /build` progress stream.
+struct BuildMessage: Decodable {
+    var stream: String?
+    var error: String?
+}
+
+struct ImageInspect: Decodable, Sendable {
+    var Id: String
+    var Size: Int64
+}

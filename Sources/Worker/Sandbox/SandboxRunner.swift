@@ -23,6 +23,8 @@ struct SandboxRunner: Sendable {
     /// OCI runtime for every container (`SANDBOX_RUNTIME`), nil for the engine's default.
     let ociRuntime: String?
     let logger: Logger
+    /// Rebuilds a prebuilt image this engine lacks (nil: no rebuilds, e.g. in tests).
+    var builder: PrebuildBuilder? = nil
 
     func run(_ payload: RunPayload, as identity: RunIdentity) async throws(ExecutionFailure) -> RunResult {
         let config = SandboxSpec.container(
@@ -35,7 +37,14 @@ struct SandboxRunner: Sendable {
                     named: SandboxSpec.networkName(deploymentID: identity.deploymentID),
                     labels: [SandboxSpec.deploymentLabel: identity.deploymentID])
             }
-            containerID = try await docker.createContainer(config)
+            do {
+                containerID = try await docker.createContainer(config)
+            } catch let error as DockerEngineError where error.isMissingImage && payload.prebuild != nil && builder != nil {
+                try await rebuild(payload)
+                containerID = try await docker.createContainer(config)
+            }
+        } catch let failure as ExecutionFailure {
+            throw failure
         } catch let error as DockerEngineError {
             throw ExecutionFailure(engineError: error, image: payload.image)
         } catch {
@@ -54,6 +63,21 @@ struct SandboxRunner: Sendable {
             throw ExecutionFailure(engineError: error, image: payload.image)
         } catch {
             throw .unexpected(String(describing: error), retryable: true)
+        }
+    }
+
+    /// Builds a prebuilt image from its stored spec before its first run on this engine
+    /// (seed 6.3); a failure is the seed's 503.
+    private func rebuild(_ payload: RunPayload) async throws {
+        guard let spec = payload.prebuild, let builder else { return }
+        logger.info("prebuilt image missing on this engine; rebuilding it from its spec", metadata: ["image": "\(payload.image)"])
+        let outcome = await builder.build(spec)
+        guard outcome.succeeded else {
+            throw ExecutionFailure(
+                failure: JobFailure(
+                    statusCode: 503,
+                    detail: "Prebuilt image '\(payload.image)' could not be rebuilt: \(outcome.log.suffix(2000))"),
+                retryable: false)
         }
     }
 

@@ -26,7 +26,10 @@ struct WorkerService: Service {
         let draining = DrainFlag()
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let deploymentID = try await store.deploymentID()
-        let runner = SandboxRunner(docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger)
+        let builder = PrebuildBuilder(
+            docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle, logger: logger)
+        let runner = SandboxRunner(
+            docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger, builder: builder)
         let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
         let sweeper = OrphanSweeper(
             docker: docker, store: store, deploymentID: deploymentID, workerID: workerID,
@@ -106,7 +109,11 @@ struct WorkerService: Service {
         var jobLogger = logger
         jobLogger[metadataKey: "job"] = "\(job.publicID)"
         if job.kind == .cleanup {
-            await cleanUp(lease, sweeper: sweeper, running: running, logger: jobLogger)
+            await cleanUp(lease, sweeper: sweeper, builder: runner.builder, running: running, logger: jobLogger)
+            return
+        }
+        if job.kind == .prebuild, let builder = runner.builder {
+            await prebuild(claimed, builder: builder, logger: jobLogger)
             return
         }
         guard job.kind == .run, let payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
@@ -156,12 +163,15 @@ struct WorkerService: Service {
     }
 
     /// The scheduled clean-up: expired jobs (in batches), orphaned containers, the WAL.
-    private func cleanUp(_ lease: Lease, sweeper: OrphanSweeper, running: RunningJobs, logger: Logger) async {
+    private func cleanUp(_ lease: Lease, sweeper: OrphanSweeper, builder: PrebuildBuilder?, running: RunningJobs, logger: Logger) async {
         do {
             let jobs = try await store.deleteFinishedJobs(olderThanHours: Double(settings.jobRetentionHours), batch: 500)
             let containers = await sweeper.sweep(running: await running.publicIDs)
+            let stale = try await store.deletePrebuilds(tags: try await store.stalePrebuilds(olderThanDays: Double(settings.cleanupMaxAgeDays)))
+            var images = 0
+            for tag in stale where await builder?.remove(tag: tag) == true { images += 1 }
             try await store.checkpoint()
-            let report = CleanupReport(removedJobs: jobs, removedContainers: containers, removedImages: 0)
+            let report = CleanupReport(removedJobs: jobs, removedContainers: containers, removedImages: images)
             try await store.recordCleanup(report)
             _ = try await store.complete(lease, result: JSONEncoder().encode(report))
             logger.info("clean-up done", metadata: ["removed_jobs": "\(jobs)", "removed_containers": "\(containers)"])
@@ -169,6 +179,25 @@ struct WorkerService: Service {
             _ = try? await store.fail(lease, failure: JobFailure(statusCode: 500, detail: "clean-up failed: \(error)"), retry: false)
             logger.error("clean-up failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Builds (or removes) a prebuilt image and records the outcome on the prebuild and the job.
+    private func prebuild(_ claimed: ClaimedJob, builder: PrebuildBuilder, logger: Logger) async {
+        guard let request = try? JSONDecoder().decode(PrebuildPayload.self, from: claimed.job.payload) else {
+            _ = try? await store.fail(claimed.lease, failure: JobFailure(statusCode: 500, detail: "Prebuild failed: unreadable job"), retry: false)
+            return
+        }
+        let outcome: PrebuildOutcome
+        switch request.action {
+        case .build:
+            outcome = await builder.build(request)
+            try? await store.finishPrebuild(tag: request.tag, outcome: outcome)
+        case .remove:
+            let removed = await builder.remove(tag: request.tag)
+            outcome = PrebuildOutcome(succeeded: removed, log: "", sizeBytes: 0, layerSizeBytes: 0)
+        }
+        let stored = (try? await store.complete(claimed.lease, result: JSONEncoder().encode(outcome))) ?? false
+        logger.info("prebuild job done", metadata: ["tag": "\(request.tag)", "action": "\(request.action.rawValue)", "succeeded": "\(outcome.succeeded)", "stored": "\(stored)"])
     }
 
     /// One heartbeat: status plus lease extension in one write; stops runs whose lease is gone.
