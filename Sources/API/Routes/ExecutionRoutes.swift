@@ -69,7 +69,7 @@ struct ExecutionRoutes: Sendable {
             throw APIError(.badRequest, "Invalid filename: \(bad.name)")
         }
         let workers = try await dependencies.liveWorkers()
-        let (entry, prebuild) = try await resolve(run.image, workers: workers)
+        let (entry, prebuild) = try await resolve(run.image, spec: run.prebuildSpec, workers: workers)
         if requireWorkers && workers.isEmpty { throw APIError(.serviceUnavailable, "No workers available.") }
 
         let defaultMemory = max(settings.defaultMemoryBytes, entry?.minimumMemoryBytes ?? 0)
@@ -96,7 +96,11 @@ struct ExecutionRoutes: Sendable {
 
     /// The catalogue entry of a runtime image; 404 for an image no live worker has (runtime)
     /// or that this service never built (prebuilt tag). Nothing is ever pulled.
-    private func resolve(_ image: RunRequest.ImageReference, workers: [WorkerStatus]) async throws -> (RuntimeCatalog.Entry?, Prebuild?) {
+    /// A prebuilt tag nothing is stored for, but given with a `prebuild_spec` (seed 6.3), is
+    /// recorded from that spec and built by the worker before it runs.
+    private func resolve(
+        _ image: RunRequest.ImageReference, spec: RunRequest.PrebuildSpec?, workers: [WorkerStatus]
+    ) async throws -> (RuntimeCatalog.Entry?, Prebuild?) {
         switch image {
         case .runtime(let name):
             let present = workers.isEmpty || workers.contains { $0.images.contains(image.fullName) }
@@ -105,6 +109,13 @@ struct ExecutionRoutes: Sendable {
             }
             return (entry, nil)
         case .prebuilt(let tag):
+            if try await dependencies.store.prebuild(tag: tag) == nil, let spec {
+                let base = spec.baseImage.hasPrefix("code-runner-") ? String(spec.baseImage.dropFirst("code-runner-".count)) : spec.baseImage
+                guard RunRequest.runtimeNames.contains(base) else {
+                    throw APIError(.serviceUnavailable, "Prebuilt image '\(image.fullName)' could not be rebuilt: unsupported base image '\(spec.baseImage)'")
+                }
+                try await dependencies.store.beginPrebuild(tag: tag, baseRuntime: base, setupScript: spec.setupScript)
+            }
             guard let prebuild = try await dependencies.store.prebuild(tag: tag), prebuild.status != .failed || prebuild.builtAt != nil else {
                 throw APIError(.notFound, "Image '\(image.fullName)' not found. Create it with POST /prebuild.")
             }

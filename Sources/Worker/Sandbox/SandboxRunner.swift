@@ -25,6 +25,8 @@ struct SandboxRunner: Sendable {
     let logger: Logger
     /// Rebuilds a prebuilt image this engine lacks (nil: no rebuilds, e.g. in tests).
     var builder: PrebuildBuilder? = nil
+    /// Told about every rebuild, to record it (the worker writes it to the database).
+    var onRebuild: (@Sendable (String, PrebuildOutcome) async -> Void)? = nil
 
     func run(_ payload: RunPayload, as identity: RunIdentity) async throws(ExecutionFailure) -> RunResult {
         let config = SandboxSpec.container(
@@ -72,6 +74,7 @@ struct SandboxRunner: Sendable {
         guard let spec = payload.prebuild, let builder else { return }
         logger.info("prebuilt image missing on this engine; rebuilding it from its spec", metadata: ["image": "\(payload.image)"])
         let outcome = await builder.build(spec)
+        await onRebuild?(spec.tag, outcome)
         guard outcome.succeeded else {
             throw ExecutionFailure(
                 failure: JobFailure(

@@ -29,7 +29,8 @@ struct WorkerService: Service {
         let builder = PrebuildBuilder(
             docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle, logger: logger)
         let runner = SandboxRunner(
-            docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger, builder: builder)
+            docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger, builder: builder,
+            onRebuild: { [store] tag, outcome in try? await store.finishPrebuild(tag: tag, outcome: outcome) })
         let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
         let sweeper = OrphanSweeper(
             docker: docker, store: store, deploymentID: deploymentID, workerID: workerID,
