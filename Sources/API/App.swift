@@ -46,12 +46,13 @@ struct APIMain {
         let router = Router()
         router.add(middleware: ErrorMiddleware(knownPaths: [
             "/", "/health", "/openapi.json", "/images", "/runtimes", "/run", "/jobs", "/jobs/{id}",
-            "/prebuild", "/prebuilds", "/prebuilds/{tag}", "/prebuilds/cleanup",
+            "/prebuild", "/prebuilds", "/prebuilds/{tag}", "/prebuilds/cleanup", "/metrics",
         ]))
         OperationsRoutes(dependencies: dependencies).register(on: router)
         ExecutionRoutes(dependencies: dependencies).register(on: router)
         JobRoutes(dependencies: dependencies).register(on: router)
         PrebuildRoutes(dependencies: dependencies).register(on: router)
+        MetricsRoutes(dependencies: dependencies).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "code-runner"),

@@ -4,7 +4,7 @@ import GRDB
 /// A prebuilt image as the service recorded it: `prebuilt-<tag>` = `code-runner-<base>` plus a
 /// setup script run as root at build time.
 public struct Prebuild: Codable, Sendable, Equatable {
-    public enum Status: String, Codable, Sendable {
+    public enum Status: String, Codable, Sendable, CaseIterable {
         case building, ready, failed
     }
 

@@ -189,3 +189,25 @@ struct APIRouteTests {
 
     private func storePath(of store: SQLiteJobStore) -> String? { store.path }
 }
+
+struct MetricsRouteTests {
+    @Test("GET /metrics: Prometheus text from the database, including the last clean-up")
+    func metrics() async throws {
+        let routes = APIRouteTests()
+        let store = try routes.freshStore()
+        try await store.recordCleanup(CleanupReport(removedJobs: 3, removedContainers: 1, removedImages: 2))
+        _ = try await store.heartbeat(WorkerStatus(id: "w", pid: 1, host: "h", slots: 4, busy: 1, dockerConnected: true), leaseSeconds: 60)
+        let app = try routes.makeApp(store)
+        try await app.test(.router) { client in
+            #expect(try await client.execute(uri: "/metrics", method: .get).status == .unauthorized)
+            let response = try await client.execute(uri: "/metrics", method: .get, headers: routes.authorized)
+            let text = String(buffer: response.body)
+            #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+            #expect(text.contains("code_runner_worker_slots{state=\"total\"} 4.0"))
+            #expect(text.contains("code_runner_worker_slots{state=\"busy\"} 1.0"))
+            #expect(text.contains("code_runner_last_cleanup_removed{kind=\"jobs\"} 3.0"))
+            #expect(text.contains("code_runner_last_cleanup_removed{kind=\"images\"} 2.0"))
+            #expect(text.contains("# TYPE code_runner_last_cleanup_timestamp_seconds gauge"))
+        }
+    }
+}
