@@ -40,6 +40,8 @@ public struct ServiceSettings: Sendable {
     public var sandboxRuntime: String?
     /// A PEM bundle the setup scripts of prebuilt images may use (TLS-intercepting proxies).
     public var prebuildCABundle: String?
+    /// Warm containers kept per runtime image in use, per worker (0 turns the pool off).
+    public var poolSize = 2
 
     /// Auth is on when an API key or a non-empty `AUTH_TOKEN` is configured.
     public var authEnabled: Bool { !apiKeys.isEmpty || authToken != nil }
@@ -114,6 +116,7 @@ public struct ServiceSettings: Sendable {
         integer("PREBUILD_TIMEOUT", &prebuildTimeout)
         integer("MAX_QUEUE_DEPTH", &maxQueueDepth)
         if let value = text("SANDBOX_RUNTIME"), !value.isEmpty { sandboxRuntime = value }
+        integer("POOL_SIZE", &poolSize)
         if let value = text("PREBUILD_CA_BUNDLE"), !value.isEmpty { prebuildCABundle = value }
 
         // The seed's checks and messages, in the seed's order.
@@ -150,6 +153,7 @@ public struct ServiceSettings: Sendable {
         if workerConcurrency <= 0 { problems.append("WORKER_CONCURRENCY must be positive") }
         if leaseSeconds < 1 { problems.append("LEASE_SECONDS must be at least 1") }
         if prebuildTimeout <= 0 { problems.append("PREBUILD_TIMEOUT must be positive") }
+        if poolSize < 0 || poolSize > 16 { problems.append("POOL_SIZE must be between 0 and 16") }
         if maxQueueDepth <= 0 { problems.append("MAX_QUEUE_DEPTH must be positive") }
         if !problems.isEmpty { throw InvalidConfiguration(problems: problems) }
     }

@@ -10,12 +10,25 @@ struct DockerAttachConnection {
     let socketPath: String
 
     /// Attaches to `containerID`, runs `afterUpgrade` (typically: start the container) once the
-    /// stream is established, writes `input` to the container's stdin and half-closes it, calls
-    /// `inputDelivered`, then hands every output frame to `onFrame` until the engine closes the
-    /// stream (the container exited or was killed).
+    /// stream is established, waits for `input` (a warm container waits here for its job; nil
+    /// means "never used": the connection is closed), writes it to the container's stdin and
+    /// half-closes it, calls `inputDelivered`, then hands every output frame to `onFrame` until
+    /// the engine closes the stream (the container exited or was killed).
     func run(
         containerID: String,
         input: ByteBuffer,
+        afterUpgrade: () async throws -> Void,
+        inputDelivered: () -> Void,
+        onFrame: (AttachStream, ByteBuffer) -> Void
+    ) async throws {
+        try await run(
+            containerID: containerID, awaitingInput: { input }, afterUpgrade: afterUpgrade,
+            inputDelivered: inputDelivered, onFrame: onFrame)
+    }
+
+    func run(
+        containerID: String,
+        awaitingInput: () async throws -> ByteBuffer?,
         afterUpgrade: () async throws -> Void,
         inputDelivered: () -> Void,
         onFrame: (AttachStream, ByteBuffer) -> Void
@@ -45,6 +58,7 @@ struct DockerAttachConnection {
             for (stream, payload) in try decoder.feed(leftover) { onFrame(stream, payload) }
 
             try await afterUpgrade()
+            guard let input = try await awaitingInput() else { return }
             try await outbound.write(input)
             outbound.finish()
             inputDelivered()

@@ -64,6 +64,12 @@ final class DockerClient: Sendable {
         try await decode(ContainerInspect.self, from: request(.GET, "/containers/\(id)/json"))
     }
 
+    /// Changes memory (and swap, always equal: no swap) and CPU limits of a running container.
+    func updateContainer(_ id: String, memory: Int64, nanoCPUs: Int64, cpuShares: Int) async throws {
+        let body = try JSONEncoder().encode(ContainerUpdate(Memory: memory, MemorySwap: memory, NanoCpus: nanoCPUs, CpuShares: cpuShares))
+        _ = try await request(.POST, "/containers/\(id)/update", body: body)
+    }
+
     /// Sends SIGKILL; a container that already stopped is not an error.
     func killContainer(_ id: String) async throws {
         do {

@@ -100,3 +100,11 @@ struct ImageInspect: Decodable, Sendable {
     var Id: String
     var Size: Int64
 }
+
+/// `POST /containers/{id}/update` body (memory and swap always together).
+struct ContainerUpdate: Encodable, Sendable {
+    var Memory: Int64
+    var MemorySwap: Int64
+    var NanoCpus: Int64
+    var CpuShares: Int
+}

@@ -27,8 +27,24 @@ struct SandboxRunner: Sendable {
     var builder: PrebuildBuilder? = nil
     /// Told about every rebuild, to record it (the worker writes it to the database).
     var onRebuild: (@Sendable (String, PrebuildOutcome) async -> Void)? = nil
+    /// Warm containers for runs that fit them (nil: every run is cold).
+    var pool: WarmPool? = nil
 
     func run(_ payload: RunPayload, as identity: RunIdentity) async throws(ExecutionFailure) -> RunResult {
+        if let pool, let warm = await pool.take(for: payload) {
+            defer { remover.remove(warm.id) }
+            do {
+                return try await withTaskCancellationHandler {
+                    try await execute(payload, in: warm.id, warm: warm)
+                } onCancel: { [docker] in
+                    Task { try? await docker.killContainer(warm.id) }
+                }
+            } catch let error as DockerEngineError {
+                throw ExecutionFailure(engineError: error, image: payload.image)
+            } catch {
+                throw .unexpected(String(describing: error), retryable: true)
+            }
+        }
         let config = SandboxSpec.container(
             for: payload, jobID: identity.jobID, workerID: identity.workerID,
             deploymentID: identity.deploymentID, runtime: ociRuntime)
@@ -84,7 +100,9 @@ struct SandboxRunner: Sendable {
         }
     }
 
-    private func execute(_ payload: RunPayload, in containerID: String) async throws -> RunResult {
+    /// Delivers the input, streams the output under the deadline, then collects the outcome.
+    /// `warm` is the pooled container to use, already started; nil starts `containerID` now.
+    private func execute(_ payload: RunPayload, in containerID: String, warm: WarmContainer? = nil) async throws -> RunResult {
         let input = RunInput(payload: payload, mainFile: payload.mainFile, nonce: RunInput.makeNonce())
         let output = RunOutputCollector(
             cap: payload.maxOutputBytes, nonce: input.nonce, metadataCap: payload.maxMetadataBytes)
@@ -96,19 +114,24 @@ struct SandboxRunner: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { deliveredSignal.finish() }
-                try await DockerAttachConnection(socketPath: docker.socketPath).run(
-                    containerID: containerID, input: input.bytes,
-                    afterUpgrade: { try await docker.startContainer(containerID) },
-                    inputDelivered: {
-                        let now = clock.now
-                        timeline.deliveredAt.withLock { $0 = now }
-                        deliveredSignal.yield(now)
-                    },
-                    onFrame: { stream, payload in
-                        if output.accept(stream, payload) {
-                            Task { try? await docker.killContainer(containerID) }
-                        }
-                    })
+                let onDelivered: @Sendable () -> Void = {
+                    let now = clock.now
+                    timeline.deliveredAt.withLock { $0 = now }
+                    deliveredSignal.yield(now)
+                }
+                let onFrame: @Sendable (AttachStream, ByteBuffer) -> Void = { stream, payload in
+                    if output.accept(stream, payload) {
+                        Task { try? await docker.killContainer(containerID) }
+                    }
+                }
+                if let warm {
+                    try await warm.run(input: input.bytes, onDelivered: onDelivered, onFrame: onFrame)
+                } else {
+                    try await DockerAttachConnection(socketPath: docker.socketPath).run(
+                        containerID: containerID, input: input.bytes,
+                        afterUpgrade: { try await docker.startContainer(containerID) },
+                        inputDelivered: onDelivered, onFrame: onFrame)
+                }
             }
             group.addTask {
                 // The deadline counts from code delivery; at the deadline the container is killed.

@@ -24,7 +24,9 @@ struct OrphanSweeper: Sendable {
                 let labels = container.Labels ?? [:]
                 let owner = labels[SandboxSpec.workerLabel] ?? ""
                 let job = labels[SandboxSpec.jobLabel] ?? ""
-                let orphaned = owner == workerID ? !running.contains(job) : !liveWorkers.contains(owner)
+                // This worker's warm containers are its own business (removed after use or at
+                // shutdown); a dead worker's are swept like everything else it left.
+                let orphaned = owner == workerID ? (job != WarmPool.jobLabel && !running.contains(job)) : !liveWorkers.contains(owner)
                 guard orphaned else { continue }
                 try await docker.removeContainer(container.Id)
                 removed += 1

@@ -28,10 +28,18 @@ struct WorkerService: Service {
         let deploymentID = try await store.deploymentID()
         let builder = PrebuildBuilder(
             docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle, logger: logger)
+        let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
+        let pool = WarmPool(
+            docker: docker, size: settings.poolSize, template: defaultPayload, identity: identity,
+            ociRuntime: settings.sandboxRuntime, logger: logger,
+            mayRefill: { [store, settings] in
+                guard await running.count < settings.workerConcurrency else { return false }
+                return (try? await store.hasClaimableJobs()) == false
+            })
         let runner = SandboxRunner(
             docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger, builder: builder,
-            onRebuild: { [store] tag, outcome in try? await store.finishPrebuild(tag: tag, outcome: outcome) })
-        let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
+            onRebuild: { [store] tag, outcome in try? await store.finishPrebuild(tag: tag, outcome: outcome) },
+            pool: pool)
         let sweeper = OrphanSweeper(
             docker: docker, store: store, deploymentID: deploymentID, workerID: workerID,
             liveWithin: settings.leaseSeconds, logger: logger)
@@ -40,7 +48,10 @@ struct WorkerService: Service {
             "cleanup", every: Double(settings.cleanupIntervalHours) * 3600, firstDelay: 10)
         await engine.refresh()
         _ = try await heartbeat(engine: engine, running: running, draining: false)
-        if engine.snapshot.connected { await sweeper.sweep(running: []) }
+        if engine.snapshot.connected {
+            await sweeper.sweep(running: [])
+            if engine.snapshot.images.contains("code-runner-python") { await pool.warmUp("code-runner-python") }
+        }
         logger.info("worker started", metadata: ["worker": "\(workerID)", "slots": "\(settings.workerConcurrency)", "deployment": "\(deploymentID)"])
 
         try await withGracefulShutdownHandler {
@@ -97,9 +108,20 @@ struct WorkerService: Service {
             draining.set()
             wake.yield()
         }
+        await pool.drain()
         await remover.drain()
         try? await store.removeWorker(id: workerID)
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
+    }
+
+    /// A run with every default: the limits warm containers are made with.
+    private var defaultPayload: RunPayload {
+        RunPayload(
+            code: "", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: settings.defaultTimeout,
+            memoryBytes: settings.defaultMemoryBytes, cpuShares: settings.defaultCPUShares,
+            nanoCPUs: Int64((settings.defaultCPUs * 1e9).rounded()), diskBytes: settings.defaultDiskBytes,
+            pidsLimit: settings.defaultPidsLimit, maxOutputBytes: settings.maxOutputBytes,
+            maxMetadataBytes: settings.maxMetadataBytes)
     }
 
     /// Runs one claimed job and writes its outcome, unless the run was stopped.
