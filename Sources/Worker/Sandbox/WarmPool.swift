@@ -23,7 +23,7 @@ actor WarmPool {
     private let mayRefill: @Sendable () async -> Bool
     private var idle: [String: [WarmContainer]] = [:]
     private var inUse: Set<String> = []
-    private var refilling: Set<String> = []
+    private var refills: [String: Task<Void, Never>] = [:]
     private var stopped = false
 
     /// The job label of warm containers (they are created before their job is known).
@@ -86,6 +86,7 @@ actor WarmPool {
     /// Removes every idle container and stops refilling (worker shutdown).
     func drain() async {
         stopped = true
+        for task in refills.values { await task.value }
         let all = idle.values.flatMap { $0 }
         idle = [:]
         for container in all {
@@ -97,13 +98,12 @@ actor WarmPool {
     var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
 
     private func scheduleRefill(_ image: String) {
-        guard !refilling.contains(image), !stopped else { return }
-        refilling.insert(image)
-        Task { await refill(image) }
+        guard refills[image] == nil, !stopped else { return }
+        refills[image] = Task { await refill(image) }
     }
 
     private func refill(_ image: String) async {
-        defer { refilling.remove(image) }
+        defer { refills[image] = nil }
         while !stopped, (idle[image]?.count ?? 0) < size, await mayRefill() {
             var payload = template
             payload.image = image
@@ -113,7 +113,8 @@ actor WarmPool {
             do {
                 let container = try await WarmContainer.prepare(config, docker: docker)
                 if stopped {
-                    discard(container)
+                    container.abandon()
+                    try? await docker.removeContainer(container.id)
                     return
                 }
                 idle[image, default: []].append(container)
