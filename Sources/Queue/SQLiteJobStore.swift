@@ -30,9 +30,15 @@ public final class SQLiteJobStore: JobStore {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try Migrations.apply(to: pool)
-        watcher = try DatabaseChangeWatcher(path: path, safetyInterval: safetyInterval)
+        // Processes opening a fresh file at the same moment serialise here: switching to WAL
+        // cannot wait for a busy lock (SQLite just keeps the old mode), so it must not race.
+        let (openedPool, openedWatcher) = try OpeningLock.holding(path + ".open-lock") {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try Migrations.apply(to: pool)
+            return (pool, try DatabaseChangeWatcher(path: path, safetyInterval: safetyInterval))
+        }
+        pool = openedPool
+        watcher = openedWatcher
     }
 
     public func changes() -> AsyncStream<Void> {
