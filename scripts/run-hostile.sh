@@ -24,10 +24,19 @@ log="$workdir/service.log"
 export HOSTILE_REPORT="${HOSTILE_REPORT:-$workdir/report.jsonl}"
 : >"$HOSTILE_REPORT"
 
-# Only the variables the suite expects; every other setting stays at its default.
-env -u AUTH_TOKEN -u SANDBOX_RUNTIME -u WORKERS HOST=127.0.0.1 PORT="$port" \
+# Only the variables the suite expects; every other setting stays at its default (the suite
+# checks the default limits), also against a .env file: the service starts in the empty workdir.
+unset_config=()
+for var in HOST PORT LOG_LEVEL DEFAULT_TIMEOUT MAX_TIMEOUT DEFAULT_MEMORY MAX_MEMORY_MB DEFAULT_CPU_SHARES \
+    MAX_CPU_CORES DEFAULT_DISK MAX_DISK_MB AUTH_TOKEN CODE_RUNNER_API_KEYS CLEANUP_INTERVAL_HOURS \
+    CLEANUP_MAX_AGE_DAYS DATABASE_PATH DEFAULT_CPUS MAX_OUTPUT_BYTES MAX_METADATA_BYTES DEFAULT_PIDS_LIMIT \
+    RUN_WAIT_SLACK JOB_RETENTION_HOURS WORKER_CONCURRENCY LEASE_SECONDS PREBUILD_TIMEOUT WORKERS \
+    SANDBOX_RUNTIME DOCKER_SOCKET RUNTIME_DIR BIN_DIR; do
+    unset_config+=(-u "$var")
+done
+(cd "$workdir" && exec env "${unset_config[@]}" HOST=127.0.0.1 PORT="$port" \
     DATABASE_PATH="$workdir/code-runner.sqlite" CODE_RUNNER_API_KEYS=hostile-key RUNTIME_DIR="$ROOT/runtimes" \
-    setsid bash "$ROOT/scripts/run-service.sh" >"$log" 2>&1 &
+    setsid bash "$ROOT/scripts/run-service.sh") >"$log" 2>&1 &
 service=$!
 cleanup() {
     kill -TERM -- "-$service" 2>/dev/null

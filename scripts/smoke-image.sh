@@ -79,7 +79,8 @@ def run(code, files=None, stdin=b"", entrypoint=None, cap=1 << 20, env=None, raw
     if i >= 0:
         rest = out[i + len(marker):]
         line, _, tail = rest.partition(b"\n")
-        status, mlen = (int(x) for x in line.split())
+        status, mlen, oom_kills = (int(x) for x in line.split())
+        assert oom_kills >= 0, "the image could not read its cgroup's OOM counter"
         trailer = (status, mlen)
         if mlen >= 0:
             meta = json.loads(tail[:mlen]) if mlen else ""

@@ -15,7 +15,6 @@ Every test that uses `service` is followed by a normal run (`print("ok")`) and a
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -217,6 +216,7 @@ class Instance:
         self.pid = self.process.pid
         self.wait_healthy()
         _DEPLOYMENTS.add(self.deployment_id())
+        _THROWAWAY.add(self.deployment_id())
         return self
 
     def wait_healthy(self, timeout: float = START_TIMEOUT):
@@ -343,6 +343,8 @@ def summarize(response) -> object:
 
 _RECORDS: list[dict] = []
 _DEPLOYMENTS: set[str] = set()  # deployments of every instance this session started or adopted
+_THROWAWAY: set[str] = set()  # of those, the ones on a database that dies with the run
+_NOTES: list[str] = []  # printed in the terminal summary
 
 
 @pytest.fixture(scope="session")
@@ -360,6 +362,8 @@ def service(workdir):
                               os.environ["HOSTILE_DATABASE_PATH"], os.environ.get("HOSTILE_SERVICE_LOG", ""))
         inst.wait_healthy()
         _DEPLOYMENTS.add(inst.deployment_id())
+        if os.environ.get("HOSTILE_WORKDIR"):  # started by run-hostile.sh for this run only
+            _THROWAWAY.add(inst.deployment_id())
         yield inst
         return
     inst = Instance(workdir).start()
@@ -376,11 +380,17 @@ def remove_leftovers_at_exit():
         try:
             left = containers(f"code-runner.deployment={deployment}")
             if left:
-                print(f"\nhostile: removing {len(left)} leftover container(s) of deployment {deployment}: "
-                      + " ".join(c[:12] for c in left))
+                _NOTES.append(f"removed {len(left)} leftover container(s) of deployment {deployment}: "
+                              + " ".join(c[:12] for c in left))
                 docker("rm", "-f", *left, check=False)
+            # the per-deployment bridge of allow_network runs: each takes an address pool entry,
+            # and these test deployments (throw-away databases) never come back
+            networks = [] if deployment not in _THROWAWAY else docker(
+                "network", "ls", "-q", "--filter", f"label=code-runner.deployment={deployment}", check=False).split()
+            if networks:
+                docker("network", "rm", *networks, check=False)
         except Exception as error:  # best effort: never mask the test results
-            print(f"hostile: leftover sweep of {deployment} failed: {error}")
+            _NOTES.append(f"leftover sweep of {deployment} failed: {error}")
 
 
 @pytest.fixture
@@ -480,6 +490,10 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.section("WARNING: the Docker engine restarted during the run")
         terminalreporter.write_line(f"dockerd pids {sorted(before)} -> {sorted(after)}: failures may come from that, "
                                     "not from the service (something else on this host restarted dockerd)")
+    if _NOTES:
+        terminalreporter.section("hostile: clean-up after the run")
+        for note in _NOTES:
+            terminalreporter.write_line(note)
     if not _RECORDS:
         return
     terminalreporter.section("hostile attacks: what the service answered")

@@ -3,7 +3,7 @@
 #
 # stdin:  "CR1 <nonce> <archive_bytes> <stdin_bytes> <metadata_cap> <entrypoint>\n",
 #         then <archive_bytes> of tar, then <stdin_bytes> of program input.
-# stdout: the program's output, then "@@code-runner:<nonce>@@ <status> <metadata_length>\n"
+# stdout: the program's output, then "@@code-runner:<nonce>@@ <status> <metadata_length> <oom_kills>\n"
 #         and the metadata bytes. Exit status: the program's.
 #
 # Runs as uid 1000 under docker-init with a read-only root and a tmpfs on /tmp. Every tool is
@@ -33,6 +33,18 @@ count() {
 }
 
 # trailer STATUS: emit the final frame (with the metadata file when there is one) and exit
+# oom_kills: how often the kernel's OOM killer struck in this container's cgroup (v1 or v2),
+# -1 when unknown. Lets the worker answer from the trailer without inspecting the container.
+oom_kills() {
+    for _f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do
+        [ -r "$_f" ] || continue
+        while read -r _k _v; do
+            [ "$_k" = oom_kill ] && { printf '%s' "$_v"; return; }
+        done <"$_f"
+    done
+    printf '%s' -1
+}
+
 trailer() {
     _len=-1
     if [ -f "$META_FILE" ] && [ ! -L "$META_FILE" ]; then
@@ -42,7 +54,7 @@ trailer() {
         _len=$(/usr/bin/wc -c 2>/dev/null <"$STATE/metadata.out") || _len=-1
         [ "$_len" -gt "$METADATA_CAP" ] 2>/dev/null && _len=-2
     fi
-    printf '@@code-runner:%s@@ %s %s\n' "$NONCE" "$1" "$_len"
+    printf '@@code-runner:%s@@ %s %s %s\n' "$NONCE" "$1" "$_len" "$(oom_kills)"
     [ "$_len" -gt 0 ] 2>/dev/null && /bin/cat "$STATE/metadata.out"
     exit "$1"
 }

@@ -79,7 +79,10 @@ struct LatencyBench: AsyncParsableCommand {
         var output = ""
         try await DockerAttachConnection(socketPath: docker.socketPath).run(
             containerID: id, input: ByteBuffer(), afterUpgrade: { try await docker.startContainer(id) },
-            inputDelivered: {}, onFrame: { _, payload in output += String(buffer: payload) })
+            inputDelivered: {}, onFrame: { _, payload in
+                output += String(buffer: payload)
+                return true
+            })
         _ = try await docker.waitContainer(id)
         try await docker.removeContainer(id)
         let elapsed = ContinuousClock.now - started

@@ -13,13 +13,14 @@ struct DockerAttachConnection {
     /// stream is established, waits for `input` (a warm container waits here for its job; nil
     /// means "never used": the connection is closed), writes it to the container's stdin and
     /// half-closes it, calls `inputDelivered`, then hands every output frame to `onFrame` until
-    /// the engine closes the stream (the container exited or was killed).
+    /// the engine closes the stream (the container exited or was killed) or `onFrame` answers
+    /// false (the caller has what it needs; the connection is closed).
     func run(
         containerID: String,
         input: ByteBuffer,
         afterUpgrade: () async throws -> Void,
         inputDelivered: () -> Void,
-        onFrame: (AttachStream, ByteBuffer) -> Void
+        onFrame: (AttachStream, ByteBuffer) -> Bool
     ) async throws {
         try await run(
             containerID: containerID, awaitingInput: { input }, afterUpgrade: afterUpgrade,
@@ -31,7 +32,7 @@ struct DockerAttachConnection {
         awaitingInput: () async throws -> ByteBuffer?,
         afterUpgrade: () async throws -> Void,
         inputDelivered: () -> Void,
-        onFrame: (AttachStream, ByteBuffer) -> Void
+        onFrame: (AttachStream, ByteBuffer) -> Bool
     ) async throws {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
@@ -55,7 +56,7 @@ struct DockerAttachConnection {
                         + "Host: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"))
             var decoder = StreamFrameDecoder()
             let leftover = try await Self.readResponseHead(from: &iterator)
-            for (stream, payload) in try decoder.feed(leftover) { onFrame(stream, payload) }
+            for (stream, payload) in try decoder.feed(leftover) { _ = onFrame(stream, payload) }
 
             try await afterUpgrade()
             guard let input = try await awaitingInput() else { return }
@@ -64,7 +65,7 @@ struct DockerAttachConnection {
             inputDelivered()
 
             while let chunk = try await iterator.next() {
-                for (stream, payload) in try decoder.feed(chunk) { onFrame(stream, payload) }
+                for (stream, payload) in try decoder.feed(chunk) where !onFrame(stream, payload) { return }
             }
         }
     }

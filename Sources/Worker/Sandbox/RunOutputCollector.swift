@@ -22,18 +22,28 @@ final class RunOutputCollector: Sendable {
         floodLimit = cap.multipliedReportingOverflow(by: 8).overflow ? Int.max : cap * 8
     }
 
-    /// Takes one frame; returns true the first time the output passes the flood limit.
-    func accept(_ stream: AttachStream, _ payload: ByteBuffer) -> Bool {
+    /// What a frame meant for the run.
+    enum Verdict {
+        case keepReading
+        /// The output just passed the flood limit: stop the program.
+        case flooded
+        /// The entrypoint's trailer is complete: the program has ended.
+        case finished
+    }
+
+    /// Takes one frame.
+    func accept(_ stream: AttachStream, _ payload: ByteBuffer) -> Verdict {
         state.withLock { state in
             let bytes = payload.readableBytesView
             switch stream {
             case .stdout: state.stdout.append(state.scanner.feed(bytes))
             case .stderr: state.stderr.append(bytes)
-            case .stdin: return false
+            case .stdin: return .keepReading
             }
-            guard !state.flooded, state.stdout.total > floodLimit || state.stderr.total > floodLimit else { return false }
+            if stream == .stdout, state.scanner.isComplete { return .finished }
+            guard !state.flooded, state.stdout.total > floodLimit || state.stderr.total > floodLimit else { return .keepReading }
             state.flooded = true
-            return true
+            return .flooded
         }
     }
 

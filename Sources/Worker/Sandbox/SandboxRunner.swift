@@ -107,6 +107,7 @@ struct SandboxRunner: Sendable {
         let output = RunOutputCollector(
             cap: payload.maxOutputBytes, nonce: input.nonce, metadataCap: payload.maxMetadataBytes)
         let clock = ContinuousClock()
+        let preparedAt = clock.now
         let timeline = RunTimeline()
         let (delivered, deliveredSignal) = AsyncStream<ContinuousClock.Instant>.makeStream()
         let docker = self.docker
@@ -119,9 +120,13 @@ struct SandboxRunner: Sendable {
                     timeline.deliveredAt.withLock { $0 = now }
                     deliveredSignal.yield(now)
                 }
-                let onFrame: @Sendable (AttachStream, ByteBuffer) -> Void = { stream, payload in
-                    if output.accept(stream, payload) {
+                let onFrame: @Sendable (AttachStream, ByteBuffer) -> Bool = { stream, payload in
+                    switch output.accept(stream, payload) {
+                    case .keepReading: return true
+                    case .finished: return false
+                    case .flooded:
                         Task { try? await docker.killContainer(containerID) }
+                        return true
                     }
                 }
                 if let warm {
@@ -145,10 +150,27 @@ struct SandboxRunner: Sendable {
             group.cancelAll()
         }
         let endedAt = clock.now
-        _ = try await docker.waitContainer(containerID)
-        let state = try await docker.inspectContainer(containerID).State
         let (stdout, stderr, trailer) = output.finish()
         let didTimeOut = timeline.timedOut.withLock { $0 }
+        // The trailer says how the program ended, OOM kills included: answer now, without
+        // waiting for the container's teardown. Otherwise (killed, timed out) ask the engine.
+        let exitCode: Int
+        let oomKilled: Bool
+        if !didTimeOut, let trailer, let kills = trailer.oomKills {
+            exitCode = trailer.exitStatus
+            oomKilled = kills > 0
+        } else {
+            _ = try await docker.waitContainer(containerID)
+            let state = try await docker.inspectContainer(containerID).State
+            exitCode = didTimeOut ? -1 : (trailer?.exitStatus ?? state.ExitCode)
+            oomKilled = state.OOMKilled
+        }
+        logger.debug("run phases", metadata: [
+            "warm": "\(warm != nil)",
+            "to_delivery": "\((timeline.deliveredAt.withLock { $0 } ?? endedAt) - preparedAt)",
+            "to_end": "\(endedAt - (timeline.deliveredAt.withLock { $0 } ?? endedAt))",
+            "after": "\(clock.now - endedAt)",
+        ])
         let started = timeline.deliveredAt.withLock { $0 } ?? endedAt
 
         var stderrText = stderr.text
@@ -164,11 +186,11 @@ struct SandboxRunner: Sendable {
         return RunResult(
             stdout: stdout.text,
             stderr: stderrText,
-            exitCode: didTimeOut ? -1 : (trailer?.exitStatus ?? state.ExitCode),
+            exitCode: exitCode,
             executionTime: (seconds * 10_000).rounded() / 10_000,
             metadata: metadata,
             timedOut: didTimeOut,
-            oomKilled: state.OOMKilled,
+            oomKilled: oomKilled,
             stdoutTruncated: stdout.truncated,
             stderrTruncated: stderr.truncated)
     }

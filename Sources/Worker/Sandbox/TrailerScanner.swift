@@ -12,6 +12,9 @@ struct TrailerScanner {
         var metadata: [UInt8]?
         /// The metadata file was larger than the cap and was not sent.
         var metadataTooLarge: Bool
+        /// The container's OOM-kill count when the program ended; nil when unknown (the
+        /// worker then asks the engine).
+        var oomKills: Int? = nil
     }
 
     private let marker: [UInt8]
@@ -52,15 +55,25 @@ struct TrailerScanner {
     var trailer: Trailer? {
         guard let bytes = trailerBytes, let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
         let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
-        guard fields.count == 2, let status = Int(fields[0]), let length = Int(fields[1]) else { return nil }
+        guard (2...3).contains(fields.count), let status = Int(fields[0]), let length = Int(fields[1]) else { return nil }
+        let oomKills = fields.count == 3 ? Int(fields[2]).flatMap { $0 >= 0 ? $0 : nil } : nil
         let body = bytes[(newline + 1)...]
         switch length {
-        case -2: return Trailer(exitStatus: status, metadata: nil, metadataTooLarge: true)
+        case -2: return Trailer(exitStatus: status, metadata: nil, metadataTooLarge: true, oomKills: oomKills)
         case 0...:
-            guard body.count >= length else { return Trailer(exitStatus: status, metadata: nil, metadataTooLarge: false) }
-            return Trailer(exitStatus: status, metadata: Array(body.prefix(length)), metadataTooLarge: false)
-        default: return Trailer(exitStatus: status, metadata: nil, metadataTooLarge: false)
+            guard body.count >= length else { return Trailer(exitStatus: status, metadata: nil, metadataTooLarge: false, oomKills: oomKills) }
+            return Trailer(exitStatus: status, metadata: Array(body.prefix(length)), metadataTooLarge: false, oomKills: oomKills)
+        default: return Trailer(exitStatus: status, metadata: nil, metadataTooLarge: false, oomKills: oomKills)
         }
+    }
+
+    /// True once the whole trailer (header line and metadata) has arrived: the program has
+    /// ended and nothing more is needed from the stream.
+    var isComplete: Bool {
+        guard let bytes = trailerBytes, let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return false }
+        let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
+        guard fields.count >= 2, let length = Int(fields[1]) else { return false }
+        return length <= 0 || bytes.count - (newline + 1) >= length
     }
 
     private mutating func appendTrailer(_ bytes: some Collection<UInt8>) {

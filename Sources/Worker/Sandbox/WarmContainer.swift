@@ -6,7 +6,7 @@ import Synchronization
 /// entrypoint blocked reading the protocol header: it waits for exactly **one** job and is
 /// removed after it (never reused).
 final class WarmContainer: Sendable {
-    typealias FrameSink = @Sendable (AttachStream, ByteBuffer) -> Void
+    typealias FrameSink = @Sendable (AttachStream, ByteBuffer) -> Bool
 
     let id: String
     let image: String
@@ -41,7 +41,7 @@ final class WarmContainer: Sendable {
                             },
                             afterUpgrade: { try await docker.startContainer(id) },
                             inputDelivered: { container.deliveredHook.withLock { $0 }?() },
-                            onFrame: { stream, payload in container.frameSink.withLock { $0 }?(stream, payload) })
+                            onFrame: { stream, payload in container.frameSink.withLock { $0 }?(stream, payload) ?? true })
                     } catch {
                         startedOnce.withLock { $0?.resume(throwing: error); $0 = nil }
                         throw error
