@@ -320,6 +320,18 @@ class Service:
             rows.append({"id": cid, "worker": worker, "job": job, "state": state})
         return rows
 
+    def executing(self, worker_id: str | None = None) -> list[dict]:
+        """Containers (of one worker, or all) whose user program is running right now: a
+        `main.*` process shows in `docker top` (idle warm containers only wait for input)."""
+        found = []
+        for c in self.containers(all_states=False):
+            if worker_id is not None and c["worker"] != worker_id:
+                continue
+            out = subprocess.run(["docker", "top", c["id"]], capture_output=True, text=True, timeout=30)
+            if out.returncode == 0 and any(" main." in line for line in out.stdout.splitlines()[1:]):
+                found.append(c)
+        return found
+
     def remove_containers(self) -> int:
         try:
             ids = [c["id"] for c in self.containers()]

@@ -10,27 +10,22 @@ LEASE_SECONDS=3. Worker s1 (1 slot) claims a job that prints its container's hos
   B. SIGCONT while the stale attempt's container still runs: s1 must notice the lost lease,
      stop its run and store nothing.
 
-Holds when: the job ends `completed`, `attempts` == 2 in GET /jobs/{id}, the stored stdout names
-the rerun's container (never the frozen one), and the frozen worker's containers are removed.
+Holds when: the job ends `completed`, `attempts` == 2 in GET /jobs/{id}, the stored stdout is the
+rerun's (the program prints its start time: it must be after the freeze, and its container is
+not one of the frozen worker's), and the frozen worker's containers are removed.
 """
-import sys
 import signal
+import sys
+import time
 
 from chaoslib import Context, ScenarioFailure, main, now, wait_until
 
-CODE = "import os, time\nprint(os.uname().nodename, flush=True)\ntime.sleep(7)\nprint('done')\n"
+# Prints when this attempt started (host and container share the clock) and its container.
+CODE = "import os, time\nprint(repr(time.time()), os.uname().nodename, flush=True)\ntime.sleep(7)\nprint('done')\n"
 
 
-def running_container(svc, worker_id: str):
-    rows = [c for c in svc.containers() if c["worker"] == worker_id and c["state"] == "running"]
-    return rows[0]["id"] if rows else None
-
-
-def container_state(cid: str) -> str:
-    import subprocess
-    out = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", cid], capture_output=True, text=True,
-                         timeout=30)
-    return out.stdout.strip() if out.returncode == 0 else "gone"
+def worker_containers(svc, worker_id: str, state: str | None = None) -> list[dict]:
+    return [c for c in svc.containers() if c["worker"] == worker_id and (state is None or c["state"] == state)]
 
 
 def one_round(ctx: Context, svc, label: str, stale_done_first: bool, results: dict) -> None:
@@ -39,9 +34,12 @@ def one_round(ctx: Context, svc, label: str, stale_done_first: bool, results: di
     job_id = svc.submit_ok(CODE)
     wait_until(lambda: svc.query("SELECT lease_owner FROM jobs WHERE public_id = ? AND state = 'running'",
                                  (job_id,)), 20, "the job to be claimed")
-    stale_cid = wait_until(lambda: running_container(svc, frozen_id), 20, "the first attempt's container")
+    # The first attempt's program runs (a warm pool's idle containers only wait for input).
+    stale_cid = wait_until(lambda: svc.executing(frozen_id), 20, "the first attempt's program to run")[0]["id"]
+    before_freeze = {c["id"] for c in worker_containers(svc, frozen_id)}
     frozen.signal(signal.SIGSTOP)
     stopped_at = now()
+    stopped_wall = time.time()
     svc.start_worker(rescuer_id, extra=["--concurrency", "1"])
 
     def reclaimed():
@@ -53,10 +51,12 @@ def one_round(ctx: Context, svc, label: str, stale_done_first: bool, results: di
         frozen.signal(signal.SIGCONT)
         raise
     ctx.metric(f"{label}_reclaim_after_stop_s", round(now() - stopped_at, 2))
-    fresh_cid = wait_until(lambda: running_container(svc, rescuer_id), 20, "the second attempt's container")
+    reclaimed_at = time.time()
 
     if stale_done_first:
-        wait_until(lambda: container_state(stale_cid) in ("exited", "gone"), 20,
+        # The stale attempt's program ends after 7 s: its container (one of those that existed
+        # before the freeze) exits; idle warm containers keep running.
+        wait_until(lambda: stale_cid not in {c["id"] for c in worker_containers(svc, frozen_id, "running")}, 20,
                    "the frozen attempt's program to end")
         state = svc.query("SELECT state, lease_owner FROM jobs WHERE public_id = ?", (job_id,))[0]
         ctx.check(state["state"] == "running" and state["lease_owner"] == rescuer_id,
@@ -79,25 +79,36 @@ def one_round(ctx: Context, svc, label: str, stale_done_first: bool, results: di
     results[label] = view
     ctx.count({job_id: view})
     result = view.get("result") or {}
-    host = (result.get("stdout") or "").split("\n")[0]
+    first = (result.get("stdout") or "").split("\n")[0].split()
     ctx.check(view.get("status") == "completed", f"round {label}: job ended {view.get('status')}: {view}")
     ctx.check(view.get("attempts") == 2, f"round {label}: attempts {view.get('attempts')} (expected 2)")
-    ctx.check(host == fresh_cid[:12],
-              f"round {label}: stored result is from container {host!r}, expected the rerun {fresh_cid[:12]!r} "
-              f"(stale one {stale_cid[:12]!r})")
+    try:
+        attempt_started = float(first[0])
+    except (IndexError, ValueError):
+        attempt_started = None
+    ctx.check(attempt_started is not None and attempt_started >= stopped_wall,
+              f"round {label}: the stored result is from the attempt that started at {attempt_started} "
+              f"(worker frozen at {stopped_wall:.3f}, job re-claimed at {reclaimed_at:.3f}): the stale attempt's "
+              f"result was stored; stdout {result.get('stdout')!r}")
+    ctx.check(not first[1:] or first[1] not in {cid[:12] for cid in before_freeze},
+              f"round {label}: the stored result comes from a container of the frozen worker ({first}; the stale "
+              f"attempt ran in {stale_cid[:12]})")
     # Nothing overwrites it afterwards: the stale worker has already given up (logged above).
     again = svc.job(job_id)
     ctx.check(again.get("result") == view.get("result") and again.get("attempts") == 2,
               f"round {label}: job changed after completion: {again}")
     ctx.check(frozen.alive(), f"round {label}: the resumed worker exited ({frozen.popen.returncode})")
     try:
-        wait_until(lambda: container_state(stale_cid) == "gone", 15, "the stale attempt's container to be removed")
+        wait_until(lambda: stale_cid not in {c["id"] for c in worker_containers(svc, frozen_id)}, 15,
+                   "the stale attempt's container to be removed")
     except ScenarioFailure as error:
-        ctx.check(False, f"round {label}: {error}")
+        ctx.check(False, f"round {label}: {error}: {worker_containers(svc, frozen_id)}")
     for worker_id in (frozen_id, rescuer_id):
         proc = svc.workers.pop(worker_id)
         proc.signal(signal.SIGTERM)
         proc.popen.wait(timeout=40)
+        left = worker_containers(svc, worker_id)
+        ctx.check(not left, f"round {label}: containers of {worker_id} remain after it stopped: {left}")
 
 
 def run(ctx: Context) -> None:
