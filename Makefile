@@ -9,7 +9,7 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug unit-test acceptance clean-images help
+.PHONY: run test setup images build build-debug unit-test acceptance bench clean-images help
 
 help:
 	@echo "make run | make test | make images | make build | make acceptance"
@@ -41,6 +41,10 @@ unit-test:
 
 acceptance: build
 	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
+
+## Latency, throughput, queue and memory figures, side by side in one run (see scripts/bench.sh).
+bench: images build
+	@bash scripts/bench.sh
 
 ## Remove this service's runtime images (they are rebuilt by `make images`).
 clean-images:

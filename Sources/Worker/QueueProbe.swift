@@ -38,8 +38,18 @@ struct QueueProbe: AsyncParsableCommand {
     @Option(help: "With --scheduler-ms: the cleanup schedule's interval in milliseconds.")
     var intervalMs = 50
 
+    @Option(help: "Instead of claiming: enqueue this many no-op jobs and exit.")
+    var enqueue: Int?
+
     func run() async throws {
         let store = try SQLiteJobStore(path: database)
+        if let enqueue {
+            for _ in 0..<enqueue {
+                _ = try await store.enqueue(NewJob(kind: .run, owner: "probe", payload: Data("{}".utf8)), maxQueueDepth: nil)
+            }
+            emit("enqueued \(enqueue)")
+            return
+        }
         if let schedulerMs {
             try await store.declareSchedule("cleanup", every: Double(intervalMs) / 1000, firstDelay: 0)
             let end = ContinuousClock.now + .milliseconds(schedulerMs)

@@ -10,6 +10,7 @@ Holds when: every job ends `completed` with its own output, or `failed` with "wo
 container labelled with a dead worker's id is gone within lease + the 60 s orphan sweep.
 """
 import random
+import signal
 import sys
 
 from chaoslib import (SWEEP_INTERVAL, Context, Sampler, ScenarioFailure, main, now, wait_until)
@@ -121,11 +122,14 @@ def run(ctx: Context) -> None:
         if worst > svc.lease + 3:
             ctx.note(f"a dead worker's container survived {worst}s after the kill (lease {svc.lease}s; removed only "
                      f"by the {SWEEP_INTERVAL}s orphan sweep)")
-    # Once everything is final, the live workers leave nothing behind either.
-    try:
-        wait_until(lambda: not svc.containers(), 15, "every container of the deployment to be removed", interval=0.5)
-    except ScenarioFailure as error:
-        ctx.check(False, f"{error}: {svc.containers()}")
+    # Once everything is final, stopped workers leave nothing behind either (warm pool included).
+    for worker_id in list(svc.workers):
+        svc.workers[worker_id].signal(signal.SIGTERM)
+    for worker_id, proc in list(svc.workers.items()):
+        proc.popen.wait(timeout=40)
+        svc.workers.pop(worker_id)
+    left = svc.containers()
+    ctx.check(not left, f"containers remain after every worker stopped: {left}")
     ctx.metric("kills", len(kills))
 
 

@@ -30,10 +30,6 @@ def held_by(svc, worker_id: str) -> list[str]:
                                     (worker_id,))]
 
 
-def running_containers(svc, worker_id: str | None = None) -> list[dict]:
-    return [c for c in svc.containers() if c["state"] == "running" and (worker_id is None or c["worker"] == worker_id)]
-
-
 def wait_exit(proc: Proc, timeout: float) -> float:
     started = now()
     try:
@@ -51,7 +47,7 @@ def part_finish(ctx: Context, svc) -> None:
     drain = 10
     worker = svc.start_worker("d1", extra=["--concurrency", "2", "--drain-seconds", str(drain)])
     ids = [svc.submit_ok(code(f"A{i}", 3)) for i in range(4)]
-    wait_until(lambda: len(held_by(svc, "d1")) == 2 and len(running_containers(svc, "d1")) == 2, 20,
+    wait_until(lambda: len(held_by(svc, "d1")) == 2 and len(svc.executing("d1")) == 2, 20,
                "two jobs running on d1")
     held = set(held_by(svc, "d1"))
     worker.signal(signal.SIGTERM)
@@ -84,7 +80,7 @@ def part_release(ctx: Context, svc) -> None:
     drain = 2
     worker = svc.start_worker("d3", extra=["--concurrency", "2", "--drain-seconds", str(drain)])
     ids = [svc.submit_ok(code(f"B{i}", 8)) for i in range(2)]
-    wait_until(lambda: len(held_by(svc, "d3")) == 2 and len(running_containers(svc, "d3")) == 2, 20,
+    wait_until(lambda: len(held_by(svc, "d3")) == 2 and len(svc.executing("d3")) == 2, 20,
                "two jobs running on d3")
     worker.signal(signal.SIGTERM)
     took = wait_exit(worker, drain + MARGIN)
@@ -133,7 +129,7 @@ def part_service(ctx: Context, label: str, sig: int, to_group: bool) -> None:
     svc.wait_workers(2)
     known.extend(children(popen.pid))
     ids = [svc.submit_ok(code(f"{label}{i}", 4)) for i in range(4)]
-    wait_until(lambda: len(running_containers(svc)) == 4, 30, f"{label}: four containers running")
+    wait_until(lambda: len(svc.executing()) == 4, 30, f"{label}: four programs running")
     if to_group:
         os.killpg(popen.pid, sig)
     else:

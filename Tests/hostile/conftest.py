@@ -94,6 +94,33 @@ def inspect(container_id: str) -> dict | None:
     return data[0] if data else None
 
 
+CONTAINER_ID_IN_CGROUP = re.compile(r"([0-9a-f]{64})")
+
+
+def container_of_pid(pid: int) -> str | None:
+    """The full id of the container a host process runs in (from its cgroup path), or None."""
+    try:
+        m = CONTAINER_ID_IN_CGROUP.search(Path(f"/proc/{pid}/cgroup").read_text())
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
+def find_job_container(job_id: str, marker: str | None = None) -> str | None:
+    """The container running a job: by its job label (cold path) or, for a warm-pool container
+    (labelled `code-runner.job=pool`, since it was made before its job was known), by the
+    cgroup of a process whose command line carries `marker`."""
+    ids = containers(f"code-runner.job={job_id}")
+    if ids:
+        return ids[0]
+    if marker:
+        for pid, _ in host_processes_with(marker):
+            cid = container_of_pid(pid)
+            if cid:
+                return cid
+    return None
+
+
 def host_processes_with(marker: str) -> list[tuple[int, str]]:
     """Host processes (any pid namespace is visible from the host) whose command line holds `marker`."""
     found = []
@@ -345,6 +372,7 @@ _RECORDS: list[dict] = []
 _DEPLOYMENTS: set[str] = set()  # deployments of every instance this session started or adopted
 _THROWAWAY: set[str] = set()  # of those, the ones on a database that dies with the run
 _NOTES: list[str] = []  # printed in the terminal summary
+_ADOPTED: set[str] = set()  # the deployment of an instance run-hostile.sh started (still up at the end)
 
 
 @pytest.fixture(scope="session")
@@ -362,6 +390,7 @@ def service(workdir):
                               os.environ["HOSTILE_DATABASE_PATH"], os.environ.get("HOSTILE_SERVICE_LOG", ""))
         inst.wait_healthy()
         _DEPLOYMENTS.add(inst.deployment_id())
+        _ADOPTED.add(inst.deployment_id())
         if os.environ.get("HOSTILE_WORKDIR"):  # started by run-hostile.sh for this run only
             _THROWAWAY.add(inst.deployment_id())
         yield inst
@@ -378,7 +407,14 @@ def remove_leftovers_at_exit():
     yield
     for deployment in sorted(_DEPLOYMENTS):
         try:
-            left = containers(f"code-runner.deployment={deployment}")
+            left = []
+            for line in docker("ps", "-a", "--no-trunc", "--filter", f"label=code-runner.deployment={deployment}",
+                               "--format", '{{.ID}} {{.State}} {{.Label "code-runner.job"}}').splitlines():
+                cid, state, job = (line.split() + ["", "", ""])[:3]
+                # the adopted instance is still serving: its idle warm containers are its own
+                if deployment in _ADOPTED and job == "pool" and state == "running":
+                    continue
+                left.append(cid)
             if left:
                 _NOTES.append(f"removed {len(left)} leftover container(s) of deployment {deployment}: "
                               + " ".join(c[:12] for c in left))
@@ -469,6 +505,7 @@ def tools():
         pass
     t = Tools()
     for name, fn in dict(poll=poll, docker=docker, containers=containers, container_exists=container_exists,
+                         container_of_pid=container_of_pid, find_job_container=find_job_container,
                          inspect=inspect, host_processes_with=host_processes_with, children_of=children_of,
                          status_field=status_field, df_used_bytes=df_used_bytes, raw_http=raw_http,
                          exe_name=exe_name).items():

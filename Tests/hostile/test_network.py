@@ -8,6 +8,7 @@ where containers reach each other)."""
 import json
 import socket
 import time
+import uuid
 
 LISTENER = r'''
 import socket, time
@@ -56,10 +57,11 @@ def container_ip(tools, container_id: str) -> tuple[str, str]:
 
 
 def test_two_networked_sandboxes_cannot_reach_each_other(service, record, tools):
-    job = service.submit({"code": LISTENER, "allow_network": True, "timeout": 60})
+    marker = f"listener-{uuid.uuid4().hex[:10]}"
+    job = service.submit({"code": LISTENER, "entrypoint": f"python3 main.py {marker}",
+                          "allow_network": True, "timeout": 60})
     try:
-        cid = tools.poll(lambda: tools.containers(f"code-runner.job={job}", all_states=False), 30, 0.1,
-                         "the listener's container")[0]
+        cid = tools.poll(lambda: tools.find_job_container(job, marker), 30, 0.1, "the listener's container")
         network, ip = tools.poll(lambda: container_ip(tools, cid)[1] and container_ip(tools, cid), 15, 0.1,
                                  "the listener's IP address")
 
@@ -85,7 +87,7 @@ def test_two_networked_sandboxes_cannot_reach_each_other(service, record, tools)
         assert network != "bridge", "allow_network runs must not use Docker's default bridge"
     finally:
         service.delete(f"/jobs/{job}")
-        tools.poll(lambda: not tools.containers(f"code-runner.job={job}"), 30, 0.2, "the listener's container to go")
+        tools.poll(lambda: not tools.host_processes_with(marker), 30, 0.2, "the listener to go")
 
 
 def test_networked_sandbox_gets_an_interface(service, record):

@@ -1,53 +1,74 @@
-"""A kill -9 of the workers leaves a running container behind; a fresh instance on the same
-database removes it (orphan sweep) and the job still ends (completed or failed, not running)."""
+"""A kill -9 of the workers leaves running containers behind (the job's and the idle warm-pool
+ones); a fresh instance on the same database removes them (orphan sweep) and the job still ends
+(completed or failed, not running). A graceful stop then leaves nothing of the deployment."""
 
 import os
 import signal
 import time
+import uuid
+from pathlib import Path
 
-LEASE_SECONDS = 10
-SWEEP_WITHIN = 40  # lease + sweep time, generous
+SWEEP_WITHIN = 40  # lease (10 s) + sweep interval, generous
+
+
+def worker_id_of(pid: int) -> str:
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return args[args.index(b"--worker-id") + 1].decode()
 
 
 def test_killed_workers_leave_nothing_behind(instance_factory, record, tools):
     first = instance_factory()
     deployment = first.deployment_id()
-    # sleeps far past its own timeout: the retry (if any) ends as a timeout, not after 60 s
-    job = first.submit({"code": "import time\ntime.sleep(60)\nprint('slept')", "timeout": 20})
-    old = tools.poll(lambda: tools.containers(f"code-runner.job={job}", all_states=False), 30, 0.1,
-                     "the job's container to run")[0]
+    marker = f"orphan-{uuid.uuid4().hex[:10]}"
+    # sleeps far past its own timeout: a retry ends as a timeout after 20 s, not after 60 s
+    job = first.submit({"code": "import time\ntime.sleep(60)\nprint('slept')",
+                        "entrypoint": f"python3 main.py {marker}", "timeout": 20})
+    old = tools.poll(lambda: tools.find_job_container(job, marker), 30, 0.1, "the job's container to run")
     workers = first.worker_pids()
     assert workers, "no worker processes found under run-service.sh"
+    dead_ids = [worker_id_of(pid) for pid in workers]
     t_kill = time.monotonic()
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
-    # run-service.sh notices a dead child and stops the rest; make sure the group is gone
-    first.stop()
+    first.stop()  # run-service.sh stops the API when a worker dies; make sure the group is gone
     assert tools.container_exists(old), "the container vanished with its worker: nothing to sweep"
-    assert (tools.inspect(old) or {}).get("State", {}).get("Running") is True
+    assert ((tools.inspect(old) or {}).get("State") or {}).get("Running") is True
+    left_by_dead = {w: tools.containers(f"code-runner.worker={w}") for w in dead_ids}
 
     second = instance_factory(database=first.database)
     assert second.deployment_id() == deployment
     t_restart = time.monotonic()
+
+    def dead_workers_containers():
+        return [c for w in dead_ids for c in tools.containers(f"code-runner.worker={w}")]
     try:
-        tools.poll(lambda: not tools.container_exists(old), SWEEP_WITHIN, 0.25,
-                   f"orphaned container {old[:12]} to be removed")
+        tools.poll(lambda: not dead_workers_containers(), SWEEP_WITHIN, 0.25,
+                   "the killed workers' containers to be removed")
         removed_after = time.monotonic() - t_kill
-        gone = True
     except AssertionError:
         removed_after = None
-        gone = False
+    still_there = dead_workers_containers()
     final = second.wait_job(job, 90)
     ended_after = time.monotonic() - t_kill
+    second.stop()
+    t_stop = time.monotonic()
+    try:
+        tools.poll(lambda: not tools.containers(f"code-runner.deployment={deployment}"), 20, 0.25,
+                   "the deployment's containers to go after a graceful stop")
+        after_stop = []
+    except AssertionError:
+        after_stop = tools.docker("ps", "-a", "--filter", f"label=code-runner.deployment={deployment}", "--format",
+                                  '{{.ID}} {{.State}} {{.Label "code-runner.job"}} {{.Label "code-runner.worker"}}'
+                                  ).splitlines()
     record("kill -9 workers, restart on same database",
-           {"orphan_removed_after_s": removed_after and round(removed_after, 2),
+           {"left_by_killed_workers": {w: len(c) for w, c in left_by_dead.items()},
+            "orphans_removed_after_s": removed_after and round(removed_after, 2),
             "restart_after_kill_s": round(t_restart - t_kill, 2),
             "job_status": final["status"], "error": final.get("error"),
-            "result": {k: (final.get("result") or {}).get(k) for k in ("exit_code", "timed_out", "stdout")}},
+            "result": {k: (final.get("result") or {}).get(k) for k in ("exit_code", "timed_out", "stdout")},
+            "left_after_graceful_stop": after_stop, "stop_took_s": round(t_stop - (t_kill + ended_after), 2)},
            ended_after)
-    assert gone, (f"orphaned container {old[:12]} of the killed worker still exists "
-                  f"{SWEEP_WITHIN}s after a fresh instance started")
+    assert removed_after is not None, (f"containers of the killed workers still exist {SWEEP_WITHIN}s after a "
+                                       f"fresh instance started: {[c[:12] for c in still_there]}")
     assert final["status"] in ("completed", "failed"), final
-    # nothing of this deployment remains once the job has ended
-    tools.poll(lambda: not tools.containers(f"code-runner.deployment={deployment}"), 20, 0.25,
-               "the deployment's containers to go")
+    assert after_stop == [], f"a graceful stop left containers behind: {after_stop}"

@@ -115,11 +115,15 @@ print(json.dumps({
 MiB = 1024 * 1024
 
 
+# The default disk size takes a warm-pool container when one is idle (its memory and CPU are
+# then changed on the running container); another disk size always takes a fresh one.
 @pytest.mark.parametrize("fields, mem, cpus, disk, shares", [
     ({}, 256 * MiB, 1.0, 512 * MiB, 512),
+    ({"mem_limit": "100m", "cpus": 0.5, "cpu_shares": 100}, 100 * MiB, 0.5, 512 * MiB, 100),
+    ({"mem_limit": "1g", "cpus": 2}, 1024 * MiB, 2.0, 512 * MiB, 512),
     ({"mem_limit": "100m", "cpus": 0.5, "disk_limit": "20m", "cpu_shares": 100}, 100 * MiB, 0.5, 20 * MiB, 100),
     ({"mem_limit": "1g", "cpus": 2, "disk_limit": "1024k"}, 1024 * MiB, 2.0, 1 * MiB, 512),
-], ids=["defaults", "small", "large"])
+], ids=["defaults", "default-disk-smaller", "default-disk-larger", "small", "large"])
 def test_cgroup_limits_match_the_request(service, record, fields, mem, cpus, disk, shares):
     facts, result, seconds = run_probe(service, LIMITS_PROBE, **fields)
     record(f"cgroup limits for {fields or 'defaults'}", facts, seconds)
@@ -183,9 +187,10 @@ def test_filling_the_tmpfs_leaves_the_host_disk_alone(service, record, tools):
     host's /var/lib/docker does not grow by anything like that (rough: other work shares the disk)."""
     before = tools.df_used_bytes("/var/lib/docker")
     t0 = time.monotonic()
-    job = service.submit({"code": HOLD_FILL, "disk_limit": "256m", "mem_limit": "512m", "timeout": 90})
-    cid = tools.poll(lambda: tools.containers(f"code-runner.job={job}", all_states=False), 30, 0.1,
-                     "the job's container")[0]
+    marker = f"fill-{uuid.uuid4().hex[:10]}"
+    job = service.submit({"code": HOLD_FILL, "entrypoint": f"python3 main.py {marker}",
+                          "disk_limit": "256m", "mem_limit": "512m", "timeout": 90})
+    cid = tools.poll(lambda: tools.find_job_container(job, marker), 30, 0.1, "the job's container")
     tools.poll(lambda: "filled" in tools.docker("exec", cid, "ls", "/tmp/work", check=False), 60, 0.2,
                "the tmpfs to be full")
     during = tools.df_used_bytes("/var/lib/docker")
@@ -264,3 +269,35 @@ def test_no_network_leaves_only_loopback(service, record):
     record("allow_network false: interfaces", facts, seconds)
     assert facts["ifaces"] == ["lo"]
     assert facts["connect_errno"] is not None
+
+
+def test_no_state_survives_between_runs(service, record):
+    """Every run gets a fresh container (warm ones included): what one run leaves in /tmp, HOME
+    or the work dir, or as a background process, is not there for the next."""
+    marker = uuid.uuid4().hex
+    plant = ("import os, subprocess, sys\n"
+             f"for p in ('/tmp/planted-{marker}', os.path.expanduser('~/planted-{marker}'), 'planted-{marker}'):\n"
+             "    open(p, 'w').write('secret')\n"
+             f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)', '{marker}'], start_new_session=True)\n"
+             "print(os.uname().nodename)\n")
+    look = ("import json, os\n"
+            "found = [os.path.join(r, n) for d in ('/tmp', os.path.expanduser('~'), '.')\n"
+            "         for r, _, names in os.walk(d) for n in names if 'planted-' in n]\n"
+            "procs = [open(f'/proc/{p}/cmdline').read() for p in os.listdir('/proc') if p.isdigit()]\n"
+            f"print(json.dumps({{'found': found, 'sleeper': any('{marker}' in c for c in procs), 'host': os.uname().nodename}}))\n")
+    hosts, leaks = [], []
+    t0 = time.monotonic()
+    for _ in range(3):
+        r, _s = service.run({"code": plant})
+        assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+        hosts.append(r.json()["stdout"].strip())
+        r, _s = service.run({"code": look})
+        assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+        facts = json.loads(r.json()["stdout"])
+        hosts.append(facts["host"])
+        if facts["found"] or facts["sleeper"]:
+            leaks.append(facts)
+    record("plant files + a daemon, look for them in the next run (x3)", {"leaks": leaks, "containers": len(set(hosts))},
+           time.monotonic() - t0)
+    assert leaks == []
+    assert len(set(hosts)) == len(hosts), f"a container served more than one run: {hosts}"

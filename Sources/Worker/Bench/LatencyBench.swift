@@ -4,27 +4,40 @@ import Foundation
 import NIOCore
 import Queue
 
-/// `code-runner-worker bench`: latency of a Python hello world, measured side by side in one run
-/// on the same image and sandbox flags:
-/// - the raw Engine API lifecycle from Swift (create → attach → start → wait → remove,
-///   `NetworkDisabled`), the floor of any cold run;
-/// - `POST /run` of a running service.
-/// Rounds alternate between the two so that machine noise hits both alike.
+/// `code-runner-worker bench`: every figure of `make bench`, measured side by side in one run on
+/// the same image and sandbox flags (python hello world):
+/// - latency: the raw Engine API lifecycle from Swift (create → attach → start → wait → remove,
+///   `NetworkDisabled`, the cold floor), `POST /run` with the pool off and on — rounds interleaved
+///   so that machine noise hits all alike;
+/// - throughput: runs per second at 1, 4 and 16 concurrent clients, pool off and on, next to 8
+///   concurrent raw lifecycles (the machine's container-churn ceiling);
+/// - the queue alone: commit → change-hint latency between two connections (what wakes an idle
+///   worker and a waiting request).
 struct LatencyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Compare POST /run with the raw container lifecycle.", shouldDisplay: false)
+        commandName: "bench", abstract: "Latency and throughput of POST /run against the raw container lifecycle.",
+        shouldDisplay: false)
 
-    @Option(help: "Base URL of a running service.")
+    @Option(help: "Base URL of a service with the warm pool on.")
     var url = "http://127.0.0.1:8000"
 
-    @Option(help: "API key for the service, if it needs one.")
+    @Option(help: "Base URL of a service with the warm pool off (POOL_SIZE=0); omit to skip.")
+    var coldURL: String?
+
+    @Option(help: "API key for the services, if they need one.")
     var apiKey: String?
 
-    @Option(help: "Measured rounds (after 3 warm-up rounds).")
+    @Option(help: "Measured latency rounds (after 3 warm-up rounds).")
     var runs = 30
+
+    @Option(help: "Requests per throughput measurement.")
+    var throughputRequests = 48
 
     @Option(help: "Docker socket.")
     var dockerSocket = "/var/run/docker.sock"
+
+    @Option(help: "A scratch SQLite file for the wake-latency measurement; omit to skip.")
+    var queueDatabase: String?
 
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
@@ -34,34 +47,40 @@ struct LatencyBench: AsyncParsableCommand {
     func run() async throws {
         let docker = DockerClient(socketPath: dockerSocket)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        var report = BenchReport()
+
         var raw: [Double] = []
-        var service: [Double] = []
+        var warm: [Double] = []
+        var cold: [Double] = []
         for round in 0..<(runs + 3) {
             let lifecycle = try await rawLifecycle(docker)
-            let request = try await postRun(http)
+            let pooled = try await postRun(http, base: url)
+            let unpooled = try await coldURL.asyncMap { try await postRun(http, base: $0) }
             if round >= 3 {
                 raw.append(lifecycle)
-                service.append(request)
+                warm.append(pooled)
+                if let unpooled { cold.append(unpooled) }
             }
         }
+        report.latency["raw_lifecycle"] = raw
+        report.latency["post_run_pool_on"] = warm
+        if coldURL != nil { report.latency["post_run_pool_off"] = cold }
+
+        report.throughput["raw_lifecycle_x8"] = try await throughput(concurrency: 8) { try await rawLifecycle(docker) }
+        for clients in [1, 4, 16] {
+            report.throughput["pool_on_c\(clients)"] = try await throughput(concurrency: clients) { try await postRun(http, base: url) }
+            if let coldURL {
+                report.throughput["pool_off_c\(clients)"] = try await throughput(concurrency: clients) { try await postRun(http, base: coldURL) }
+            }
+        }
+        if let queueDatabase { report.wakeLatency = try await wakeLatencies(path: queueDatabase) }
         try await http.shutdown()
         await docker.shutdown()
-        let rawP50 = Self.percentile(raw, 0.5)
-        let serviceP50 = Self.percentile(service, 0.5)
-        let rows = [
-            ("raw Engine API lifecycle (NetworkDisabled)", raw),
-            ("POST /run (cold path)", service),
-        ]
-        print("| path, python hello world | n | p50 ms | p95 ms | min ms |")
-        print("|---|---|---|---|---|")
-        for (name, samples) in rows {
-            print(String(format: "| %@ | %d | %.1f | %.1f | %.1f |", name, samples.count,
-                Self.percentile(samples, 0.5), Self.percentile(samples, 0.95), samples.min() ?? 0))
-        }
-        print(String(format: "POST /run p50 / raw lifecycle p50 = %.2f", serviceP50 / rawP50))
+        print(report.table())
         if let json {
-            let figures: [String: [Double]] = ["raw_lifecycle_ms": raw, "post_run_ms": service]
-            try JSONEncoder().encode(figures).write(to: URL(fileURLWithPath: json))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         }
     }
 
@@ -76,28 +95,28 @@ struct LatencyBench: AsyncParsableCommand {
         config.Entrypoint = ["python3", "-c", Self.code]
         let started = ContinuousClock.now
         let id = try await docker.createContainer(config)
-        var output = ""
+        let output = OutputBox()
         try await DockerAttachConnection(socketPath: docker.socketPath).run(
             containerID: id, input: ByteBuffer(), afterUpgrade: { try await docker.startContainer(id) },
             inputDelivered: {}, onFrame: { _, payload in
-                output += String(buffer: payload)
+                output.append(String(buffer: payload))
                 return true
             })
         _ = try await docker.waitContainer(id)
         try await docker.removeContainer(id)
         let elapsed = ContinuousClock.now - started
-        guard output == "5050\n" else { throw ValidationError("raw lifecycle printed \(output.debugDescription)") }
+        guard output.text == "5050\n" else { throw ValidationError("raw lifecycle printed \(output.text.debugDescription)") }
         return elapsed.milliseconds
     }
 
-    private func postRun(_ http: HTTPClient) async throws -> Double {
-        var request = HTTPClientRequest(url: url + "/run")
+    private func postRun(_ http: HTTPClient, base: String) async throws -> Double {
+        var request = HTTPClientRequest(url: base + "/run")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let apiKey { request.headers.add(name: "X-API-Key", value: apiKey) }
         request.body = .bytes(ByteBuffer(string: #"{"code": "\#(Self.code)", "image": "python"}"#))
         let started = ContinuousClock.now
-        let response = try await http.execute(request, timeout: .seconds(60))
+        let response = try await http.execute(request, timeout: .seconds(120))
         let body = try await response.body.collect(upTo: 1 << 20)
         let elapsed = ContinuousClock.now - started
         guard response.status == .ok, String(buffer: body).contains(#""stdout":"5050\n""#) else {
@@ -106,10 +125,83 @@ struct LatencyBench: AsyncParsableCommand {
         return elapsed.milliseconds
     }
 
+    /// Runs per second with `concurrency` clients doing `throughputRequests` runs in all.
+    private func throughput(concurrency: Int, _ operation: @escaping @Sendable () async throws -> Double) async throws -> Double {
+        let started = ContinuousClock.now
+        let perClient = max(1, throughputRequests / concurrency)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask { for _ in 0..<perClient { _ = try await operation() } }
+            }
+            try await group.waitForAll()
+        }
+        return Double(perClient * concurrency) / ((ContinuousClock.now - started).milliseconds / 1000)
+    }
+
+    /// Commit → hint latency: one store enqueues, another (a separate connection, as a worker or
+    /// the API would have) waits on its change stream.
+    private func wakeLatencies(path: String) async throws -> [Double] {
+        let writer = try SQLiteJobStore(path: path)
+        let watcher = try SQLiteJobStore(path: path)
+        var hints = watcher.changes().makeAsyncIterator()
+        var samples: [Double] = []
+        for _ in 0..<200 {
+            let started = ContinuousClock.now
+            _ = try await writer.enqueue(NewJob(kind: .run, owner: "bench", payload: Data("{}".utf8)), maxQueueDepth: nil)
+            _ = await hints.next()
+            samples.append((ContinuousClock.now - started).milliseconds)
+        }
+        return samples
+    }
+}
+
+/// The figures of one bench run.
+struct BenchReport: Encodable {
+    var latency: [String: [Double]] = [:]
+    var throughput: [String: Double] = [:]
+    var wakeLatency: [Double] = []
+
     static func percentile(_ samples: [Double], _ fraction: Double) -> Double {
         guard !samples.isEmpty else { return 0 }
         let sorted = samples.sorted()
         return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+    }
+
+    func table() -> String {
+        var lines = ["| latency, python hello world | n | p50 ms | p95 ms | min ms | p50 / raw |", "|---|---|---|---|---|---|"]
+        let rawP50 = Self.percentile(latency["raw_lifecycle"] ?? [], 0.5)
+        for name in ["raw_lifecycle", "post_run_pool_off", "post_run_pool_on"] {
+            guard let samples = latency[name] else { continue }
+            let p50 = Self.percentile(samples, 0.5)
+            lines.append(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.2f |", name, samples.count, p50,
+                Self.percentile(samples, 0.95), samples.min() ?? 0, rawP50 > 0 ? p50 / rawP50 : 0))
+        }
+        lines += ["", "| throughput | runs/s | / raw ceiling |", "|---|---|---|"]
+        let ceiling = throughput["raw_lifecycle_x8"] ?? 0
+        for name in throughput.keys.sorted() {
+            let value = throughput[name] ?? 0
+            lines.append(String(format: "| %@ | %.2f | %.2f |", name, value, ceiling > 0 ? value / ceiling : 0))
+        }
+        if !wakeLatency.isEmpty {
+            lines += ["", String(format: "commit → change hint (wake latency): p50 %.2f ms, p99 %.2f ms (n=%d)",
+                Self.percentile(wakeLatency, 0.5), Self.percentile(wakeLatency, 0.99), wakeLatency.count)]
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Output collected by a frame callback.
+private final class OutputBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage = ""
+    func append(_ text: String) { lock.withLock { storage += text } }
+    var text: String { lock.withLock { storage } }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }
 

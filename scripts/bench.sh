@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make bench`: every figure in one run, on this machine, with the release binaries and the
+# code-runner-python image (run `make images build` first; `make bench` does).
+#   - latency and throughput: two services side by side, the warm pool on (POOL_SIZE=2) and off
+#     (POOL_SIZE=0), against the raw Engine API lifecycle (code-runner-worker bench);
+#   - the queue alone: no-op claim+complete jobs/s with 1 and 4 worker processes, and the
+#     commit → wake-hint latency;
+#   - peak RSS of the API and the workers.
+# Prints Markdown tables and writes bench/results/bench.json. RUNS (30) sets the latency rounds.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/.build/release"
+RUNS=${RUNS:-30}
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+out="$ROOT/bench/results"; mkdir -p "$out"
+work=$(mktemp -d /tmp/code-runner-bench.XXXXXX)
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+services=()
+started_port=""
+start_service() {  # name pool_size -> sets started_port
+    local port; port=$(free_port)
+    HOST=127.0.0.1 PORT=$port DATABASE_PATH="$work/$1.sqlite" POOL_SIZE=$2 RUNTIME_DIR="$ROOT/runtimes" \
+        setsid bash "$ROOT/scripts/run-service.sh" >"$work/$1.log" 2>&1 &
+    services+=($!)
+    for _ in $(seq 1 300); do
+        curl -fsS "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"docker_connected":true' && break
+        sleep 0.2
+    done
+    started_port=$port
+}
+trap 'for s in "${services[@]}"; do kill -TERM -- -$s 2>/dev/null; done; wait 2>/dev/null' EXIT
+
+start_service warm 2; warm=$started_port
+start_service cold 0; cold=$started_port
+echo "## POST /run and the raw lifecycle (python hello world; same image and flags)"
+"$BIN/code-runner-worker" bench --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
+    --runs "$RUNS" --queue-database "$work/wake.sqlite" --json "$out/bench.json" || exit 1
+
+echo
+echo "## Peak RSS (VmHWM)"
+for s in "${services[@]}"; do
+    for pid in $(pgrep -g "$s" -f 'code-runner-(api|worker)'); do
+        name=$(tr '\0' ' ' </proc/$pid/cmdline | awk '{print $1}' | xargs basename)
+        echo "- $name (pid $pid): $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$pid/status)"
+    done
+done
+
+echo
+echo "## The queue alone (no-op executor, claim + complete)"
+for procs in 1 4; do
+    db="$work/queue-$procs.sqlite"
+    "$BIN/code-runner-worker" queue-probe --database "$db" --enqueue 20000 >/dev/null
+    start=$(date +%s.%N)
+    probes=()
+    for i in $(seq 1 "$procs"); do "$BIN/code-runner-worker" queue-probe --database "$db" --batch 8 >/dev/null & probes+=($!); done
+    wait "${probes[@]}"
+    end=$(date +%s.%N)
+    left=$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE state != 'completed'" 2>/dev/null || echo "?")
+    $PY -c "print(f'- {$procs} process(es): {20000/($end-$start):.0f} jobs/s (20000 jobs, {$end-$start:.2f} s, not completed: $left)')"
+done
