@@ -45,6 +45,8 @@ if ! $healthy; then
 fi
 
 export CODE_RUNNER_URL="http://127.0.0.1:$port"
+# `make images` built all six runtimes: a missing one is a failure, not a skip.
+export REQUIRE_ALL_RUNTIMES="${REQUIRE_ALL_RUNTIMES-1}"
 export CODE_RUNNER_START="RUNTIME_DIR='$ROOT/runtimes' exec bash '$ROOT/scripts/run-service.sh'"
 cd "$ROOT" && "$PYTHON" -m pytest -q -rs -p no:cacheprovider "$SUITE" "$@"
 status=$?

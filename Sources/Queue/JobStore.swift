@@ -64,6 +64,9 @@ public protocol JobStore: Sendable {
     // MARK: prebuilt images
     func beginPrebuild(tag: String, baseRuntime: String, setupScript: String) async throws
     func finishPrebuild(tag: String, outcome: PrebuildOutcome) async throws
+    /// One build per tag across all workers: a lease on the tag's record.
+    func acquirePrebuildLock(tag: String, owner: String, seconds: Double) async throws -> Bool
+    func releasePrebuildLock(tag: String, owner: String) async throws
     func prebuild(tag: String) async throws -> Prebuild?
     func prebuilds() async throws -> [Prebuild]
     func touchPrebuild(tag: String) async throws

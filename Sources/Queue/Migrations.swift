@@ -91,6 +91,11 @@ enum Migrations {
             last_used_at REAL
         );
         """,
+        // 4: one build per tag across all workers (a lease, so a dead builder's lock expires)
+        """
+        ALTER TABLE prebuilds ADD COLUMN build_owner TEXT;
+        ALTER TABLE prebuilds ADD COLUMN build_lease_until REAL;
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

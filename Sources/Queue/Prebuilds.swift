@@ -79,6 +79,31 @@ extension SQLiteJobStore {
         }
     }
 
+    /// Takes the right to build `tag` for `seconds` (true), unless another live builder holds it.
+    /// A tag with no record can always be built.
+    public func acquirePrebuildLock(tag: String, owner: String, seconds: Double) async throws -> Bool {
+        let now = DatabaseClock.now
+        return try await databasePool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM prebuilds WHERE tag = ?)", arguments: [tag]) == true else {
+                return true
+            }
+            try db.execute(
+                sql: """
+                    UPDATE prebuilds SET build_owner = ?, build_lease_until = \(now) + ?
+                    WHERE tag = ? AND (build_owner IS NULL OR build_owner = ? OR build_lease_until < \(now))
+                    """, arguments: [owner, seconds, tag, owner])
+            return db.changesCount == 1
+        }
+    }
+
+    public func releasePrebuildLock(tag: String, owner: String) async throws {
+        try await databasePool.write { db in
+            try db.execute(
+                sql: "UPDATE prebuilds SET build_owner = NULL, build_lease_until = NULL WHERE tag = ? AND build_owner = ?",
+                arguments: [tag, owner])
+        }
+    }
+
     /// Records a build's outcome.
     public func finishPrebuild(tag: String, outcome: PrebuildOutcome) async throws {
         let now = DatabaseClock.now

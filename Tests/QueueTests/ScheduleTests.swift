@@ -56,3 +56,17 @@ struct ScheduleTests {
         #expect(try await store.lastCleanup()?.removedJobs == 2)
     }
 }
+
+struct PrebuildLockTests {
+    @Test("one builder per tag across workers; a dead builder's lease expires")
+    func buildLock() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        #expect(try await store.acquirePrebuildLock(tag: "t", owner: "a", seconds: 60))  // no record yet: free
+        try await store.beginPrebuild(tag: "t", baseRuntime: "python", setupScript: "true")
+        #expect(try await store.acquirePrebuildLock(tag: "t", owner: "a", seconds: 60))
+        #expect(try await store.acquirePrebuildLock(tag: "t", owner: "b", seconds: 60) == false)
+        try await store.releasePrebuildLock(tag: "t", owner: "a")
+        #expect(try await store.acquirePrebuildLock(tag: "t", owner: "b", seconds: -1))  // b dies holding an expired lease
+        #expect(try await store.acquirePrebuildLock(tag: "t", owner: "c", seconds: 60))
+    }
+}

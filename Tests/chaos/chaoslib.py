@@ -383,6 +383,8 @@ class Context:
             "passed": False, "problems": [], "metrics": {}, "notes": [], "run_dir": run_dir,
         }
         self._pidfile = os.path.join(run_dir, "pids")
+        # A private copy of the binaries (~130 MB) is removed at the end; a runner's shared one is not.
+        self._own_binaries = not os.environ.get("CHAOS_BIN_DIR")
 
     def track(self, proc: Proc) -> None:
         self.procs.append(proc)
@@ -443,6 +445,8 @@ class Context:
                 svc.remove_containers()
             except Exception:
                 pass
+        if self._own_binaries:
+            shutil.rmtree(self.bin_dir, ignore_errors=True)
 
 
 def main(scenario: str, run: Callable[[Context], None]) -> int:

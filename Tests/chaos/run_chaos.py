@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,6 +192,8 @@ def main() -> int:
         for note in r.get("notes", []):
             print(f"[{r['scenario']}] note: {note}")
     print(f"binaries: {identity}")
+    if not os.environ.get("CHAOS_BIN_DIR"):
+        shutil.rmtree(env["CHAOS_BIN_DIR"], ignore_errors=True)  # the run's private copy
     with open(os.path.join(run_dir, "summary.json"), "w") as f:
         json.dump({"binaries": identity, "results": results}, f, indent=2, default=str)
     print(f"\nresults: {run_dir}/summary.json (logs under {run_dir}/<scenario>/)")

@@ -67,7 +67,7 @@ def run(ctx: Context) -> None:
         submit(PER_KILL)
 
         def victim():
-            rows = svc.query("SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running'")
+            rows = svc.query("SELECT DISTINCT lease_owner FROM jobs WHERE kind = 'run' AND state = 'running'")
             owners = [r[0] for r in rows if r[0] in svc.workers]
             return owners[0] if owners else None
         try:
@@ -77,7 +77,7 @@ def run(ctx: Context) -> None:
             submit(PER_KILL)
             worker_id = wait_until(victim, 30, "a live worker holding a lease")
         held = [r[0] for r in svc.query(
-            "SELECT public_id FROM jobs WHERE state = 'running' AND lease_owner = ?", (worker_id,))]
+            "SELECT public_id FROM jobs WHERE kind = 'run' AND state = 'running' AND lease_owner = ?", (worker_id,))]
         svc.kill9_worker(worker_id)
         kills.append({"worker": worker_id, "jobs": held})
         new_worker()

@@ -47,10 +47,10 @@ def run(ctx: Context) -> None:
     pollers = [threading.Thread(target=poll_client, args=(j,), daemon=True) for j in job_ids]
     for t in threads + pollers:
         t.start()
-    wait_until(lambda: svc.query("SELECT count(*) FROM jobs")[0][0] == 2 * CLIENTS, 20,
+    wait_until(lambda: svc.query("SELECT count(*) FROM jobs WHERE kind = 'run'")[0][0] == 2 * CLIENTS, 20,
                "all ten jobs to be stored")
-    wait_until(lambda: svc.query("SELECT count(*) FROM jobs WHERE state = 'running'")[0][0] >= 2, 20,
-               "jobs to be running")
+    wait_until(lambda: svc.query("SELECT count(*) FROM jobs WHERE kind = 'run' AND state = 'running'")[0][0] >= 2,
+               20, "jobs to be running")
 
     svc.api.kill9()
     killed_at = now()

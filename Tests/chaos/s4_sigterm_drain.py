@@ -26,8 +26,9 @@ def code(marker: str, seconds: float) -> str:
 
 
 def held_by(svc, worker_id: str) -> list[str]:
-    return [r[0] for r in svc.query("SELECT public_id FROM jobs WHERE state = 'running' AND lease_owner = ?",
-                                    (worker_id,))]
+    rows = svc.query("SELECT public_id FROM jobs WHERE kind = 'run' AND state = 'running' AND lease_owner = ?",
+                     (worker_id,))
+    return [r[0] for r in rows]
 
 
 def wait_exit(proc: Proc, timeout: float) -> float:

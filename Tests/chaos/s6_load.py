@@ -106,7 +106,7 @@ def run(ctx: Context) -> None:
     ctx.result["failed"] += sum(1 for a in outcome["answers"] if a["status"] != 200 or not a.get("correct"))
     ctx.result["lost"] += REQUESTS - len(outcome["answers"]) + codes.get("error", 0)
     ctx.check(codes.get(200, 0) == REQUESTS, f"A: only {codes.get(200, 0)} of {REQUESTS} answered 200 ({dict(codes)})")
-    rows = svc.query("SELECT state, count(*) FROM jobs GROUP BY state")
+    rows = svc.query("SELECT state, count(*) FROM jobs WHERE kind = 'run' GROUP BY state")
     ctx.metric("A_job_states", {r[0]: r[1] for r in rows})
     logs = svc.grep_logs("database is locked", "SQLITE_BUSY", "error")
     ctx.metric("A_log_error_lines", logs[:5])
@@ -133,7 +133,7 @@ def run(ctx: Context) -> None:
     ctx.check(not no_header, f"B: 429 without Retry-After: {no_header[:2]}")
     other = {k: v for k, v in codes.items() if k not in (200, 429)}
     ctx.check(not other, f"B: unexpected answers {other}: {[a for a in answers if a['status'] not in (200, 429)][:3]}")
-    stored = svc.query("SELECT count(*) FROM jobs")[0][0]
+    stored = svc.query("SELECT count(*) FROM jobs WHERE kind = 'run'")[0][0]
     ctx.metric("B_jobs_stored", stored)
     ctx.check(stored == codes.get(200, 0) + codes.get(202, 0),
               f"B: {stored} jobs stored for {codes.get(200, 0)} accepted requests")

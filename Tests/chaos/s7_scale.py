@@ -55,9 +55,10 @@ def run(ctx: Context) -> None:
         bad = [v for v in views.values() if v.get("status") != "completed"
                or (v.get("result") or {}).get("stdout") != "1\n" or v.get("attempts") != 1]
         ctx.check(not bad, f"{n} workers: {len(bad)} jobs not completed exactly once with stdout 1, e.g. {bad[:2]}")
-        row = svc.query("SELECT min(created_at), max(finished_at) FROM jobs")[0]
+        row = svc.query("SELECT min(created_at), max(finished_at) FROM jobs WHERE kind = 'run'")[0]
         span = row[1] - row[0]
-        per_worker = {r[0]: r[1] for r in svc.query("SELECT lease_owner, count(*) FROM jobs GROUP BY lease_owner")}
+        per_worker = {r[0]: r[1] for r in svc.query(
+            "SELECT lease_owner, count(*) FROM jobs WHERE kind = 'run' GROUP BY lease_owner")}
         curve[n] = {"slots": 2 * n, "seconds": round(span, 2), "runs_per_s": round(JOBS / span, 2),
                     "jobs_per_worker": per_worker}
         ctx.note(f"{n} worker(s) × 2 slots: {JOBS} jobs in {span:.1f}s = {JOBS / span:.2f} runs/s {per_worker}")

@@ -400,31 +400,44 @@ def service(workdir):
     inst.stop()
 
 
+def _leftovers(deployment: str) -> list[str]:
+    left = []
+    for line in docker("ps", "-a", "--no-trunc", "--filter", f"label=code-runner.deployment={deployment}",
+                       "--format", '{{.ID}} {{.State}} {{.Label "code-runner.job"}}', check=False).splitlines():
+        cid, state, job = (line.split() + ["", "", ""])[:3]
+        # the adopted instance is still serving: its idle warm containers are its own
+        if deployment in _ADOPTED and job == "pool" and state == "running":
+            continue
+        left.append(cid)
+    return left
+
+
 @pytest.fixture(scope="session", autouse=True)
 def remove_leftovers_at_exit():
     """At the very end, force-removes containers still labelled with a deployment of this
-    session (a failed test may leave some: they are listed, not hidden)."""
+    session (a failed test may leave some: they are listed in the summary, not hidden), and the
+    per-deployment bridge networks of throw-away deployments."""
     yield
     for deployment in sorted(_DEPLOYMENTS):
         try:
-            left = []
-            for line in docker("ps", "-a", "--no-trunc", "--filter", f"label=code-runner.deployment={deployment}",
-                               "--format", '{{.ID}} {{.State}} {{.Label "code-runner.job"}}').splitlines():
-                cid, state, job = (line.split() + ["", "", ""])[:3]
-                # the adopted instance is still serving: its idle warm containers are its own
-                if deployment in _ADOPTED and job == "pool" and state == "running":
-                    continue
-                left.append(cid)
+            # a run that just ended is removed asynchronously: give it a moment before forcing
+            if _leftovers(deployment):
+                try:
+                    poll(lambda: not _leftovers(deployment), 10, 0.25, "leftovers to go")
+                except AssertionError:
+                    pass
+            left = _leftovers(deployment)
             if left:
                 _NOTES.append(f"removed {len(left)} leftover container(s) of deployment {deployment}: "
                               + " ".join(c[:12] for c in left))
                 docker("rm", "-f", *left, check=False)
-            # the per-deployment bridge of allow_network runs: each takes an address pool entry,
-            # and these test deployments (throw-away databases) never come back
-            networks = [] if deployment not in _THROWAWAY else docker(
-                "network", "ls", "-q", "--filter", f"label=code-runner.deployment={deployment}", check=False).split()
-            if networks:
-                docker("network", "rm", *networks, check=False)
+            # each bridge takes an entry of the engine's address pool, and these deployments
+            # (throw-away databases) never come back
+            if deployment in _THROWAWAY:
+                networks = docker("network", "ls", "-q", "--filter", f"label=code-runner.deployment={deployment}",
+                                  check=False).split()
+                if networks:
+                    docker("network", "rm", *networks, check=False)
         except Exception as error:  # best effort: never mask the test results
             _NOTES.append(f"leftover sweep of {deployment} failed: {error}")
 
@@ -513,20 +526,24 @@ def tools():
     return t
 
 
-def dockerd_pids() -> set[int]:
-    return {int(p) for p in os.listdir("/proc") if p.isdigit() and exe_name(int(p)) == "dockerd"}
+def docker_socket_identity() -> tuple | None:
+    """The engine's socket file, recreated whenever dockerd restarts."""
+    try:
+        st = os.stat(os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock"))
+        return (st.st_ino, st.st_mtime_ns)
+    except OSError:
+        return None
 
 
 def pytest_configure(config):
-    config._hostile_dockerd = dockerd_pids()
+    config._hostile_socket = docker_socket_identity()
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    before, after = getattr(config, "_hostile_dockerd", set()), dockerd_pids()
-    if before != after:
+    if getattr(config, "_hostile_socket", None) != docker_socket_identity():
         terminalreporter.section("WARNING: the Docker engine restarted during the run")
-        terminalreporter.write_line(f"dockerd pids {sorted(before)} -> {sorted(after)}: failures may come from that, "
-                                    "not from the service (something else on this host restarted dockerd)")
+        terminalreporter.write_line("/var/run/docker.sock was recreated: failures may come from that, not from the "
+                                    "service (something else on this host restarted dockerd)")
     if _NOTES:
         terminalreporter.section("hostile: clean-up after the run")
         for note in _NOTES:

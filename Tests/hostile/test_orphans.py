@@ -23,7 +23,10 @@ def test_killed_workers_leave_nothing_behind(instance_factory, record, tools):
     # sleeps far past its own timeout: a retry ends as a timeout after 20 s, not after 60 s
     job = first.submit({"code": "import time\ntime.sleep(60)\nprint('slept')",
                         "entrypoint": f"python3 main.py {marker}", "timeout": 20})
-    old = tools.poll(lambda: tools.find_job_container(job, marker), 30, 0.1, "the job's container to run")
+    # kill only once the program really runs (a container found by its label may still be "created")
+    pid = tools.poll(lambda: tools.host_processes_with(marker), 30, 0.1, "the job's program to run")[0][0]
+    old = tools.container_of_pid(pid)
+    assert old, f"no container found for pid {pid}"
     workers = first.worker_pids()
     assert workers, "no worker processes found under run-service.sh"
     dead_ids = [worker_id_of(pid) for pid in workers]

@@ -17,16 +17,39 @@ final class PrebuildBuilder: Sendable {
     private let caBundlePath: String?
     private let logger: Logger
     private let busyTags = TagLocks()
+    /// Serialises builds of one tag across workers (nil: this worker only, e.g. in tests).
+    private let store: (any JobStore)?
+    private let workerID: String
 
-    init(docker: DockerClient, deploymentID: String, caBundlePath: String?, logger: Logger) {
+    init(
+        docker: DockerClient, deploymentID: String, caBundlePath: String?, logger: Logger,
+        store: (any JobStore)? = nil, workerID: String = "builder"
+    ) {
         self.docker = docker
         self.deploymentID = deploymentID
         self.caBundlePath = caBundlePath
         self.logger = logger
+        self.store = store
+        self.workerID = workerID
     }
 
     func build(_ request: PrebuildPayload) async -> PrebuildOutcome {
-        await busyTags.withLock(request.tag) { await buildUnlocked(request) }
+        await busyTags.withLock(request.tag) {
+            guard let store else { return await buildUnlocked(request) }
+            // Wait (on change hints, bounded by the build timeout) until no other worker builds this tag.
+            let lease = Double(request.timeoutSeconds + 60)
+            let deadline = ContinuousClock.now + .seconds(request.timeoutSeconds)
+            var hints = store.changes().makeAsyncIterator()
+            while (try? await store.acquirePrebuildLock(tag: request.tag, owner: workerID, seconds: lease)) != true {
+                guard ContinuousClock.now < deadline else {
+                    return PrebuildOutcome(succeeded: false, log: "another build of this tag did not finish in time", sizeBytes: 0, layerSizeBytes: 0)
+                }
+                _ = await hints.next()
+            }
+            let outcome = await buildUnlocked(request)
+            try? await store.releasePrebuildLock(tag: request.tag, owner: workerID)
+            return outcome
+        }
     }
 
     private func buildUnlocked(_ request: PrebuildPayload) async -> PrebuildOutcome {

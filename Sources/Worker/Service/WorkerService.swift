@@ -27,7 +27,8 @@ struct WorkerService: Service {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let deploymentID = try await store.deploymentID()
         let builder = PrebuildBuilder(
-            docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle, logger: logger)
+            docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle, logger: logger,
+            store: store, workerID: workerID)
         let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
         let pool = WarmPool(
             docker: docker, size: settings.poolSize, template: defaultPayload, identity: identity,
