@@ -9,7 +9,7 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug unit-test acceptance bench clean-images help
+.PHONY: run test setup images build build-debug unit-test acceptance hostile bench chaos clean-images help
 
 help:
 	@echo "make run | make test | make images | make build | make acceptance"
@@ -41,6 +41,11 @@ unit-test:
 
 acceptance: build
 	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
+
+## Crash and load scenarios (kill -9, SIGSTOP, dockerd restart, 500 runs, disk full; root;
+## restarts dockerd): scripts/run-chaos.sh, see Tests/chaos/README.md.
+chaos: images build
+	@bash scripts/run-chaos.sh
 
 ## Latency, throughput, queue and memory figures, side by side in one run (see scripts/bench.sh).
 bench: images build

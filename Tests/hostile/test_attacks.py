@@ -79,13 +79,13 @@ class Observation:
     def assert_nothing_left(self, within: float = 20.0):
         """No container with the job's label, not the container that ran it, and no process of
         it remains (polled, bounded)."""
+        assert self.container_id, "the run's container was never seen (ended too fast to observe?)"
         label = f"code-runner.job={self.job_id}"
         self.tools.poll(lambda: not self.tools.containers(label), within, 0.2, f"containers labelled {label} to go")
-        if self.container_id:
-            self.tools.poll(lambda: not self.tools.container_exists(self.container_id), within, 0.2,
-                            f"container {self.container_id[:12]} to be removed")
-            self.tools.poll(lambda: not processes_in_container(self.container_id), within, 0.2,
-                            "the container's processes to go")
+        self.tools.poll(lambda: not self.tools.container_exists(self.container_id), within, 0.2,
+                        f"container {self.container_id[:12]} to be removed")
+        self.tools.poll(lambda: not processes_in_container(self.container_id), within, 0.2,
+                        "the container's processes to go")
         self.tools.poll(lambda: not self.tools.host_processes_with(self.marker), within, 0.2,
                         f"processes marked {self.marker} to go")
 
@@ -134,7 +134,8 @@ def test_shell_fork_bomb_via_entrypoint(service, record, tools):
 
 
 def test_memory_bomb_is_oom_killed(service, record, tools):
-    code = "a = []\nwhile True:\n    a.append(bytearray(10**6))\n"
+    # (the short pause lets the observer find the container before the bomb goes off)
+    code = "import time\ntime.sleep(0.5)\na = []\nwhile True:\n    a.append(bytearray(10**6))\n"
     obs = Observation(service, tools, {"code": code, "mem_limit": "64m", "timeout": 30})
     result = completed(obs.run(60))
     record("memory bomb (mem_limit 64m)", result, obs.seconds, path=obs.path)
@@ -148,7 +149,8 @@ def test_memory_bomb_is_oom_killed(service, record, tools):
 def test_tmpfs_larger_than_memory_is_bounded_by_memory(service, record, tools):
     """disk_limit 512m with mem_limit 64m: tmpfs pages count as memory, so the writer is stopped
     by the memory limit (OOM kill or ENOSPC), never by the host."""
-    code = ("written = 0\n"
+    code = ("import time\ntime.sleep(0.5)\n"
+            "written = 0\n"
             "try:\n"
             "    with open('/tmp/fill', 'wb') as f:\n"
             "        while True:\n"
@@ -193,7 +195,10 @@ def test_100_mb_of_output(service, record, tools):
     obs.assert_nothing_left()
 
 
-def test_infinite_loop_spawning_children_is_killed_at_the_deadline(service, record, tools):
+@pytest.mark.parametrize("extra", [{}, {"disk_limit": "64m"}], ids=["default-limits", "fresh-container"])
+def test_infinite_loop_spawning_children_is_killed_at_the_deadline(service, record, tools, extra):
+    """With the default limits a warm-pool container may serve the run (started before the code
+    arrived: the deadline still counts from delivery); another disk size forces a fresh one."""
     marker = f"spawner-{uuid.uuid4().hex[:8]}"
     code = ("import os, subprocess, sys, time\n"
             "marker = sys.argv[1]\n"
@@ -211,10 +216,11 @@ def test_infinite_loop_spawning_children_is_killed_at_the_deadline(service, reco
             "        subprocess.Popen(sleeper, stdout=subprocess.DEVNULL); n += 1\n"
             "    time.sleep(0.01)\n")
     timeout = 3
-    obs = Observation(service, tools, {"code": code, "entrypoint": f"python3 main.py {marker}", "timeout": timeout},
-                      marker)
+    obs = Observation(service, tools, {"code": code, "entrypoint": f"python3 main.py {marker}", "timeout": timeout,
+                                       **extra}, marker)
     result = completed(obs.run(60))
-    record(f"infinite loop spawning children, setsid daemons (timeout {timeout})", result, obs.seconds,
+    record(f"infinite loop spawning children, setsid daemons (timeout {timeout}{', ' + str(extra) if extra else ''})",
+           result, obs.seconds,
            processes_seen=obs.max_processes, marked_seen=obs.max_marked, path=obs.path)
     assert result["timed_out"] is True and result["exit_code"] == -1
     assert abs(result["execution_time"] - timeout) <= 1.0, result["execution_time"]
@@ -236,8 +242,9 @@ def test_sleeping_after_closing_stdout_times_out(service, record, tools):
 
 def test_background_child_does_not_hold_the_run(service, record, tools):
     marker = f"lingerer-{uuid.uuid4().hex[:8]}"
-    code = ("import subprocess, sys\n"
+    code = ("import subprocess, sys, time\n"
             "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', sys.argv[1]])\n"
+            "time.sleep(0.5)\n"
             "print('done')\n")
     obs = Observation(service, tools, {"code": code, "entrypoint": f"python3 main.py {marker}", "timeout": 20}, marker)
     result = completed(obs.run(60))

@@ -70,7 +70,9 @@ struct ExecutionRoutes: Sendable {
         }
         let workers = try await dependencies.liveWorkers()
         let (entry, prebuild) = try await resolve(run.image, spec: run.prebuildSpec, workers: workers)
-        if requireWorkers && workers.isEmpty { throw APIError(.serviceUnavailable, "No workers available.") }
+        if requireWorkers && !workers.contains(where: \.dockerConnected) {
+            throw APIError(.serviceUnavailable, "No workers available.")
+        }
 
         let defaultMemory = max(settings.defaultMemoryBytes, entry?.minimumMemoryBytes ?? 0)
         var payload = RunPayload(
@@ -103,7 +105,9 @@ struct ExecutionRoutes: Sendable {
     ) async throws -> (RuntimeCatalog.Entry?, Prebuild?) {
         switch image {
         case .runtime(let name):
-            let present = workers.isEmpty || workers.contains { $0.images.contains(image.fullName) }
+            // Judged only by workers that reach their engine: one that does not reports no images.
+            let connected = workers.filter(\.dockerConnected)
+            let present = connected.isEmpty || connected.contains { $0.images.contains(image.fullName) }
             guard present, let entry = dependencies.catalog.entry(for: name) else {
                 throw APIError(.notFound, "Image '\(image.fullName)' not found. Build it with: make images")
             }

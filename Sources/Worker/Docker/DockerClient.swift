@@ -36,7 +36,7 @@ final class DockerClient: Sendable {
 
     /// Local images whose reference starts with `prefix` (e.g. `code-runner-`).
     func imageTags(prefix: String) async throws -> [String] {
-        let images = try await decode([ImageSummary].self, from: request(.GET, "/images/json"))
+        let images = try await decode([ImageSummary].self, from: request(.GET, "/images/json", timeout: .seconds(10)))
         return images.flatMap { $0.RepoTags ?? [] }
             .filter { $0.hasPrefix(prefix) }
             .map { $0.hasSuffix(":latest") ? String($0.dropLast(7)) : $0 }

@@ -5,6 +5,8 @@ import Queue
 struct ExecutionFailure: Error {
     var failure: JobFailure
     var retryable: Bool
+    /// The engine could not be reached at all: the job is given back without using an attempt.
+    var engineUnreachable = false
 
     static func unexpected(_ reason: String, retryable: Bool) -> ExecutionFailure {
         ExecutionFailure(
@@ -21,7 +23,10 @@ struct ExecutionFailure: Error {
                 retryable: false)
         case .status(_, let message):
             self = .unexpected(message, retryable: false)
-        case .unreachable(let reason), .malformedResponse(let reason):
+        case .unreachable(let reason):
+            self = .unexpected(reason, retryable: true)
+            engineUnreachable = true
+        case .malformedResponse(let reason):
             self = .unexpected(reason, retryable: true)
         }
     }

@@ -54,4 +54,7 @@ final class RunOutputCollector: Sendable {
             return (state.stdout, state.stderr, state.scanner.trailer)
         }
     }
+
+    /// Whether the run was stopped for writing too much.
+    var flooded: Bool { state.withLock { $0.flooded } }
 }

@@ -164,6 +164,13 @@ struct SandboxRunner: Sendable {
             let state = try await docker.inspectContainer(containerID).State
             exitCode = didTimeOut ? -1 : (trailer?.exitStatus ?? state.ExitCode)
             oomKilled = state.OOMKilled
+            // No trailer, and neither the deadline, the output cap nor the OOM killer stopped
+            // it: something outside the program ended the container (the engine restarting,
+            // say). That is not a result; the job runs again.
+            if trailer == nil, !didTimeOut, !oomKilled, !output.flooded {
+                throw ExecutionFailure.unexpected(
+                    "the container ended without reporting its program's end (exit status \(state.ExitCode))", retryable: true)
+            }
         }
         logger.debug("run phases", metadata: [
             "warm": "\(warm != nil)",

@@ -25,6 +25,15 @@ final class EngineMonitor: Sendable {
 
     var snapshot: Snapshot { current.withLock { $0 } }
 
+    /// Records that a run could not reach the engine: no claims until a refresh succeeds.
+    func markUnreachable(_ reason: String) {
+        let wasConnected = current.withLock { state in
+            defer { state.connected = false; state.error = reason }
+            return state.connected
+        }
+        if wasConnected { logger.error("Docker engine unreachable; not claiming jobs until it answers", metadata: ["error": "\(reason)"]) }
+    }
+
     /// Asks the engine for its version and images; logs when reachability changes.
     @discardableResult
     func refresh() async -> Snapshot {

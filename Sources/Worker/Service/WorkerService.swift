@@ -59,9 +59,16 @@ struct WorkerService: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { for await _ in store.changes() { wake.yield() } }
                 group.addTask { try await every(.seconds(1)) { wake.yield() } }
+                // The engine check has its own loop: a hung engine must never delay the heartbeat
+                // (the worker's leases would expire while it is alive).
+                group.addTask {
+                    try await every(.seconds(min(2, settings.leaseSeconds / 3))) {
+                        let wasConnected = engine.snapshot.connected
+                        if await engine.refresh().connected && !wasConnected { wake.yield() }
+                    }
+                }
                 group.addTask {
                     try await every(.seconds(settings.leaseSeconds / 3)) {
-                        await engine.refresh()
                         let lost = try await heartbeat(engine: engine, running: running, draining: draining.isSet)
                         if !lost.isEmpty { logger.warning("lease lost; run stopped", metadata: ["jobs": "\(lost)"]) }
                     }
@@ -96,7 +103,7 @@ struct WorkerService: Service {
                         var jobIdentity = identity
                         jobIdentity.jobID = job.job.publicID
                         let task = Task {
-                            await execute(job, runner: runner, identity: jobIdentity, running: running, sweeper: sweeper)
+                            await execute(job, runner: runner, identity: jobIdentity, running: running, sweeper: sweeper, engine: engine)
                             wake.yield()
                         }
                         await running.attach(task, to: job.lease.jobID)
@@ -126,7 +133,10 @@ struct WorkerService: Service {
     }
 
     /// Runs one claimed job and writes its outcome, unless the run was stopped.
-    private func execute(_ claimed: ClaimedJob, runner: SandboxRunner, identity: RunIdentity, running: RunningJobs, sweeper: OrphanSweeper) async {
+    private func execute(
+        _ claimed: ClaimedJob, runner: SandboxRunner, identity: RunIdentity, running: RunningJobs,
+        sweeper: OrphanSweeper, engine: EngineMonitor
+    ) async {
         let job = claimed.job
         let lease = claimed.lease
         defer { Task { await running.finish(lease.jobID) } }
@@ -158,7 +168,9 @@ struct WorkerService: Service {
             jobLogger.info("run stopped: job cancelled or lease lost")
             return
         case .draining:
-            let released = (try? await store.release(lease)) ?? false
+            // This task was cancelled to stop the run; the write must not be (GRDB refuses to
+            // start work in a cancelled task), so it runs in a task of its own.
+            let released = await Task { [store] in (try? await store.release(lease)) ?? false }.value
             jobLogger.info("run stopped by shutdown; job released", metadata: ["released": "\(released)"])
             return
         case nil:
@@ -175,6 +187,12 @@ struct WorkerService: Service {
                         "image": "\(payload.image)", "exit_code": "\(result.exitCode)", "timed_out": "\(result.timedOut)",
                         "oom_killed": "\(result.oomKilled)", "seconds": "\(elapsed)", "stored": "\(stored)",
                     ])
+            case .failure(let failure) where failure.engineUnreachable:
+                // Not the job's fault: give it back without consuming an attempt, and claim
+                // nothing more until the engine answers again.
+                engine.markUnreachable(failure.failure.detail)
+                let released = try await store.release(lease)
+                jobLogger.warning("Docker engine unreachable; job released", metadata: ["detail": "\(failure.failure.detail)", "released": "\(released)"])
             case .failure(let failure):
                 let stored = try await store.fail(lease, failure: failure.failure, retry: failure.retryable)
                 jobLogger.error(
