@@ -9,7 +9,7 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug unit-test acceptance hostile bench chaos clean-images help
+.PHONY: run test setup images build build-debug unit-test acceptance hostile bench chaos chaos-ci clean-images help
 
 help:
 	@echo "make run | make test | make images | make build | make acceptance"
@@ -33,7 +33,7 @@ run: images build
 
 ## Every test: unit and integration tests (real Docker, real SQLite), then the acceptance suite
 ## against a freshly started service.
-test: images build unit-test acceptance
+test: images build unit-test acceptance chaos-ci
 
 unit-test:
 	@swift build --build-tests
@@ -41,6 +41,11 @@ unit-test:
 
 acceptance: build
 	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
+
+## The crash and load scenarios that are safe to run on any CI machine (everything but the
+## dockerd restart).
+chaos-ci: build
+	@bash scripts/run-chaos.sh kill9-workers sigstop kill9-api sigterm-drain load disk-full
 
 ## Crash and load scenarios (kill -9, SIGSTOP, dockerd restart, 500 runs, disk full; root;
 ## restarts dockerd): scripts/run-chaos.sh, see Tests/chaos/README.md.

@@ -197,6 +197,8 @@ def main() -> int:
     with open(os.path.join(run_dir, "summary.json"), "w") as f:
         json.dump({"binaries": identity, "results": results}, f, indent=2, default=str)
     print(f"\nresults: {run_dir}/summary.json (logs under {run_dir}/<scenario>/)")
+    passed = sum(1 for r in results if r["passed"])
+    print(f"chaos: {passed} passed, {len(results) - passed} failed")
     return 0 if results and all(r["passed"] for r in results) and not interrupted else 1
 
 

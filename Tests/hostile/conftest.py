@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -291,9 +292,11 @@ class Instance:
         return [p for p in children_of(self.pid) if exe_name(p) == "code-runner-api"]
 
     def deployment_id(self) -> str:
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
-            row = db.execute("SELECT value FROM deployment WHERE key = 'id'").fetchone()
-        return row[0]
+        db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute("SELECT value FROM deployment WHERE key = 'id'").fetchone()[0]
+        finally:
+            db.close()
 
     # --- HTTP ---
 
@@ -376,10 +379,14 @@ _ADOPTED: set[str] = set()  # the deployment of an instance run-hostile.sh start
 
 
 @pytest.fixture(scope="session")
-def workdir():
+def workdir(request):
+    """Logs and databases of the instances tests start. Inside $HOSTILE_WORKDIR it stays (the
+    runner script keeps its folder); a folder of its own is removed after a run without failures."""
     base = os.environ.get("HOSTILE_WORKDIR") or None
     path = Path(tempfile.mkdtemp(prefix="code-runner-hostile." if base is None else "session.", dir=base))
     yield path
+    if base is None and request.session.testsfailed == 0:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """Only the six runtimes and this service's prebuilt tags run; nothing is ever pulled."""
 
-import json
 import time
 
 import pytest

@@ -1,13 +1,11 @@
 """Network: with allow_network, sandboxes sit on a dedicated bridge with inter-container traffic
 disabled, so two concurrent sandboxes cannot reach each other.
 
-NOTE: this is the expected behaviour of SANDBOX.md / issue 4; it fails until the worker creates
-that network (the first version attached allow_network runs to Docker's default `bridge`,
-where containers reach each other)."""
+This is the behaviour SANDBOX.md / issue 4 ask for. The first version attached allow_network runs
+to Docker's default `bridge`, where sandbox B reached sandbox A; this test failed against it."""
 
 import json
 import socket
-import time
 import uuid
 
 LISTENER = r'''

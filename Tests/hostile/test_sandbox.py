@@ -1,8 +1,6 @@
 """What the code sees from inside its container: identity, privileges, file systems, limits."""
 
-import hashlib
 import json
-import os
 import socket
 import time
 import uuid
