@@ -33,7 +33,7 @@ run: images build
 
 ## Every test: unit and integration tests (real Docker, real SQLite), then the acceptance suite
 ## against a freshly started service.
-test: images build unit-test acceptance chaos-ci
+test: images build unit-test acceptance hostile chaos-ci
 
 unit-test:
 	@swift build --build-tests
@@ -41,6 +41,10 @@ unit-test:
 
 acceptance: build
 	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
+
+## Hostile code against a fresh service: escapes, bombs, floods, limits, network, orphans, auth.
+hostile: build
+	@bash scripts/run-hostile.sh
 
 ## The crash and load scenarios that are safe to run on any CI machine (everything but the
 ## dockerd restart).

@@ -6,7 +6,7 @@
 # gVisor) through scripts/run-service.sh.
 # Usage: scripts/run-hostile.sh [test paths] [pytest args...]   (default: all of Tests/hostile)
 # HOSTILE_REPORT=<file> collects one JSON line per attack (what was sent, answered, how long);
-# by default it is written next to the service log and its path printed at the end.
+# by default it is written next to the service log; both paths are printed before pytest starts.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -34,6 +34,9 @@ struct HostConfig: Encodable, Sendable {
     var Init = true
     var Runtime: String?
     var AutoRemove = false
+    /// `/dev/shm` stays (POSIX semaphores: Python's multiprocessing needs it) but at 1 MiB, so
+    /// it is no second disk: the only real writable space is the `/tmp` tmpfs.
+    var ShmSize: Int64 = 1 << 20
 }
 
 struct LogConfiguration: Encodable, Sendable {

@@ -181,6 +181,9 @@ struct SandboxRunner: Sendable {
         let started = timeline.deliveredAt.withLock { $0 } ?? endedAt
 
         var stderrText = stderr.text
+        if output.flooded {
+            stderrText += "\n[code-runner] the program wrote more than 8 times MAX_OUTPUT_BYTES and was stopped\n"
+        }
         var metadata: JSONValue?
         if !didTimeOut, let trailer {
             if trailer.metadataTooLarge {

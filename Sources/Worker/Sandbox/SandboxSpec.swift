@@ -7,7 +7,7 @@ import Queue
 /// | user | 1000:1000 from the start |
 /// | capabilities | drop ALL; `no-new-privileges`; the engine's default seccomp profile |
 /// | root filesystem | read-only |
-/// | writable space | `/tmp` tmpfs of `disk_limit` bytes, exec, nosuid, nodev, owned by 1000 (its pages count against memory) |
+/// | writable space | `/tmp` tmpfs of `disk_limit` bytes, exec, nosuid, nodev, owned by 1000 (its pages count against memory); `/dev/shm` only 1 MiB |
 /// | memory | `Memory = MemorySwap` (no swap) |
 /// | CPU | `NanoCpus` and `CpuShares` |
 /// | processes | `PidsLimit` |
