@@ -86,7 +86,15 @@ def run(code, files=None, stdin=b"", entrypoint=None, cap=1 << 20, env=None, raw
             meta = json.loads(tail[:mlen]) if mlen else ""
             assert len(tail) == mlen, f"{len(tail) - mlen} bytes after the metadata"
         out = out[:i]
-    return dict(rc=p.returncode, stdout=out.decode(errors="replace"), stderr=p.stderr.decode(errors="replace"),
+    err = p.stderr
+    end_marker = f"@@code-runner:{nonce}@@ end\n".encode()
+    j = err.find(end_marker)
+    if trailer is not None:
+        # A run that reached its trailer also ends stderr with its own end marker.
+        assert j >= 0 and err.endswith(end_marker), "stderr lacks the entrypoint's end marker"
+    if j >= 0:
+        err = err[:j]
+    return dict(rc=p.returncode, stdout=out.decode(errors="replace"), stderr=err.decode(errors="replace"),
                 trailer=trailer, meta=meta, time=elapsed)
 
 

@@ -43,6 +43,30 @@ struct ProtocolPiecesTests {
         }
     }
 
+    @Test("a run is finished only when both streams have their markers, in either order")
+    func finishedNeedsBothMarkers() {
+        let nonce = "0123456789abcdef0123456789abcdef"
+        let stdout = ByteBuffer(string: "out\n@@code-runner:\(nonce)@@ 1 0 0\n")
+        let stderr = ByteBuffer(string: "late error\n@@code-runner:\(nonce)@@ end\n")
+        for stdoutFirst in [true, false] {
+            let collector = RunOutputCollector(cap: 1024, nonce: nonce, metadataCap: 100)
+            let first: (AttachStream, ByteBuffer) = stdoutFirst ? (.stdout, stdout) : (.stderr, stderr)
+            let second: (AttachStream, ByteBuffer) = stdoutFirst ? (.stderr, stderr) : (.stdout, stdout)
+            guard case .keepReading = collector.accept(first.0, first.1) else {
+                Issue.record("finished after one stream's marker (stdout first: \(stdoutFirst))")
+                continue
+            }
+            guard case .finished = collector.accept(second.0, second.1) else {
+                Issue.record("not finished after both markers (stdout first: \(stdoutFirst))")
+                continue
+            }
+            let (out, err, trailer) = collector.finish()
+            #expect(out.text == "out\n")
+            #expect(err.text == "late error\n")
+            #expect(trailer?.exitStatus == 1)
+        }
+    }
+
     @Test("output without a trailer is passed through whole")
     func noTrailer() {
         var scanner = TrailerScanner(nonce: "ffffffffffffffffffffffffffffffff", metadataCap: 10)

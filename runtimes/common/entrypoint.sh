@@ -54,6 +54,9 @@ trailer() {
         _len=$(/usr/bin/wc -c 2>/dev/null <"$STATE/metadata.out") || _len=-1
         [ "$_len" -gt "$METADATA_CAP" ] 2>/dev/null && _len=-2
     fi
+    # stderr gets its own end marker: the two streams are not ordered against each other, so
+    # the worker knows both are complete only when it has seen both markers.
+    printf '@@code-runner:%s@@ end\n' "$NONCE" >&2
     printf '@@code-runner:%s@@ %s %s %s\n' "$NONCE" "$1" "$_len" "$(oom_kills)"
     [ "$_len" -gt 0 ] 2>/dev/null && /bin/cat "$STATE/metadata.out"
     exit "$1"

@@ -9,6 +9,8 @@ final class RunOutputCollector: Sendable {
         var stdout: CappedOutput
         var stderr: CappedOutput
         var scanner: TrailerScanner
+        /// Finds the entrypoint's end marker on stderr (and strips it).
+        var stderrScanner: TrailerScanner
         var flooded = false
     }
 
@@ -18,7 +20,8 @@ final class RunOutputCollector: Sendable {
     init(cap: Int, nonce: String, metadataCap: Int) {
         state = Mutex(State(
             stdout: CappedOutput(cap: cap), stderr: CappedOutput(cap: cap),
-            scanner: TrailerScanner(nonce: nonce, metadataCap: metadataCap)))
+            scanner: TrailerScanner(nonce: nonce, metadataCap: metadataCap),
+            stderrScanner: TrailerScanner(nonce: nonce, metadataCap: 0)))
         floodLimit = cap.multipliedReportingOverflow(by: 8).overflow ? Int.max : cap * 8
     }
 
@@ -37,10 +40,11 @@ final class RunOutputCollector: Sendable {
             let bytes = payload.readableBytesView
             switch stream {
             case .stdout: state.stdout.append(state.scanner.feed(bytes))
-            case .stderr: state.stderr.append(bytes)
+            case .stderr: state.stderr.append(state.stderrScanner.feed(bytes))
             case .stdin: return .keepReading
             }
-            if stream == .stdout, state.scanner.isComplete { return .finished }
+            // Both streams are complete only when both markers have arrived.
+            if state.scanner.isComplete && state.stderrScanner.markerSeen { return .finished }
             guard !state.flooded, state.stdout.total > floodLimit || state.stderr.total > floodLimit else { return .keepReading }
             state.flooded = true
             return .flooded
@@ -51,6 +55,7 @@ final class RunOutputCollector: Sendable {
     func finish() -> (stdout: CappedOutput, stderr: CappedOutput, trailer: TrailerScanner.Trailer?) {
         state.withLock { state in
             state.stdout.append(state.scanner.finish())
+            state.stderr.append(state.stderrScanner.finish())
             return (state.stdout, state.stderr, state.scanner.trailer)
         }
     }

@@ -51,6 +51,9 @@ struct TrailerScanner {
         return trailerBytes == nil ? heldBack : []
     }
 
+    /// Whether the marker has been seen (on stderr it is all there is: `end`).
+    var markerSeen: Bool { trailerBytes != nil }
+
     /// The parsed trailer, or nil when the entrypoint never wrote one (killed, timed out).
     var trailer: Trailer? {
         guard let bytes = trailerBytes, let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
