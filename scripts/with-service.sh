@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs a command against a fresh instance of the service, then stops the service:
+#   scripts/with-service.sh <command> [args...]
+# The service (scripts/run-service.sh: the API and $WORKERS workers, release binaries) starts in
+# a new temporary directory on a free loopback port with its own database, every configuration
+# variable unset (defaults, no ./.env) except those given through SERVICE_ENV, and the API keys
+# in SERVICE_API_KEYS (comma-separated; empty = no authentication). Once /health says a worker
+# reaches Docker, the command runs with these in its environment:
+#   SERVICE_URL       http://127.0.0.1:<port>
+#   SERVICE_PID       the service's process group leader (run-service.sh)
+#   SERVICE_DATABASE  the SQLite file
+#   SERVICE_LOG       the service's log (API and workers)
+#   SERVICE_WORKDIR   the temporary directory
+# Exits with the command's status; on failure the last 40 lines of the service log are printed.
+# SERVICE_ENV="LOG_FORMAT=json POOL_SIZE=0" sets extra variables for the service.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PYTHON="${PYTHON:-python3}"
+[ $# -gt 0 ] || { echo "usage: scripts/with-service.sh <command> [args...]" >&2; exit 2; }
+
+workdir=$(mktemp -d /tmp/code-runner-service.XXXXXX)
+port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log="$workdir/service.log"
+
+# Every setting at its default unless SERVICE_ENV says otherwise; the service starts in the empty
+# workdir, so no .env file applies either.
+unset_config=()
+for var in HOST PORT LOG_LEVEL LOG_FORMAT DEFAULT_TIMEOUT MAX_TIMEOUT DEFAULT_MEMORY MAX_MEMORY_MB \
+    DEFAULT_CPU_SHARES MAX_CPU_CORES DEFAULT_DISK MAX_DISK_MB AUTH_TOKEN CODE_RUNNER_API_KEYS \
+    CLEANUP_INTERVAL_HOURS CLEANUP_MAX_AGE_DAYS DATABASE_PATH DEFAULT_CPUS MAX_OUTPUT_BYTES \
+    MAX_METADATA_BYTES DEFAULT_PIDS_LIMIT RUN_WAIT_SLACK JOB_RETENTION_HOURS WORKER_CONCURRENCY \
+    LEASE_SECONDS PREBUILD_TIMEOUT WORKERS SANDBOX_RUNTIME DOCKER_SOCKET RUNTIME_DIR BIN_DIR \
+    POOL_SIZE MAX_QUEUE_DEPTH; do
+    unset_config+=(-u "$var")
+done
+read -r -a extra_env <<<"${SERVICE_ENV:-}"
+(cd "$workdir" && exec env "${unset_config[@]}" HOST=127.0.0.1 PORT="$port" \
+    DATABASE_PATH="$workdir/code-runner.sqlite" CODE_RUNNER_API_KEYS="${SERVICE_API_KEYS:-}" \
+    RUNTIME_DIR="$ROOT/runtimes" "${extra_env[@]}" \
+    setsid bash "$ROOT/scripts/run-service.sh") >"$log" 2>&1 &
+service=$!
+cleanup() {
+    kill -TERM -- "-$service" 2>/dev/null
+    for _ in $(seq 1 200); do kill -0 "$service" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$service" 2>/dev/null
+}
+trap cleanup EXIT
+
+healthy=false
+for _ in $(seq 1 600); do
+    if curl -fsS "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"docker_connected":true'; then healthy=true; break; fi
+    kill -0 "$service" 2>/dev/null || break
+    sleep 0.2
+done
+if ! $healthy; then
+    echo "with-service: the service did not become healthy; its log:" >&2
+    tail -50 "$log" >&2
+    exit 1
+fi
+
+export SERVICE_URL="http://127.0.0.1:$port" SERVICE_PID="$service" SERVICE_DATABASE="$workdir/code-runner.sqlite"
+export SERVICE_LOG="$log" SERVICE_WORKDIR="$workdir"
+"$@"
+status=$?
+if [ "$status" -ne 0 ]; then
+    echo "--- service log (last 40 lines) ---"
+    tail -40 "$log"
+fi
+exit "$status"
