@@ -15,11 +15,7 @@ struct APIMain {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             exit(1)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: settings.logLevel.lowercased()) ?? .info
-            return handler
-        }
+        LogOutput.bootstrap(settings)
         let logger = Logger(label: "code-runner.api")
         do {
             let app = try makeApplication(settings: settings, logger: logger)
@@ -44,6 +40,9 @@ struct APIMain {
             waiters: waiters,
             authenticator: Authenticator(apiKeys: settings.apiKeys, authToken: settings.authToken))
         let router = Router()
+        _ = APIMetrics.bootstrapped
+        // Outermost, so it counts the statuses the error middleware answers with.
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware(knownPaths: [
             "/", "/health", "/openapi.json", "/images", "/runtimes", "/run", "/jobs", "/jobs/{id}",
             "/prebuild", "/prebuilds", "/prebuilds/{tag}", "/prebuilds/cleanup", "/metrics",

@@ -72,4 +72,10 @@ public protocol JobStore: Sendable {
     func touchPrebuild(tag: String) async throws
     func deletePrebuilds(tags: [String]) async throws -> [String]
     func stalePrebuilds(olderThanDays days: Double) async throws -> [String]
+
+    // MARK: metrics
+    /// Adds a worker's counter and histogram increments to the shared totals.
+    func addMetricSamples(_ samples: [MetricSample]) async throws
+    /// The shared totals, ordered for rendering.
+    func metricSamples() async throws -> [MetricSample]
 }

@@ -96,6 +96,18 @@ enum Migrations {
         ALTER TABLE prebuilds ADD COLUMN build_owner TEXT;
         ALTER TABLE prebuilds ADD COLUMN build_lease_until REAL;
         """,
+        // 5: the workers' counters and histograms for /metrics, and each worker's ready pool
+        """
+        CREATE TABLE metric_samples (
+            family TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            suffix TEXT NOT NULL,
+            bound REAL NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (family, labels, suffix, bound)
+        ) WITHOUT ROWID;
+        ALTER TABLE workers ADD COLUMN pool_ready INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

@@ -198,17 +198,18 @@ public final class SQLiteJobStore: JobStore {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO workers (id, pid, host, started_at, heartbeat_at, slots, busy, draining,
-                        docker_connected, engine_version, docker_error, images)
-                    VALUES (?, ?, ?, \(now), \(now), ?, ?, ?, ?, ?, ?, ?)
+                        docker_connected, engine_version, docker_error, images, pool_ready)
+                    VALUES (?, ?, ?, \(now), \(now), ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
                         slots = excluded.slots, busy = excluded.busy, draining = excluded.draining,
                         docker_connected = excluded.docker_connected,
                         engine_version = excluded.engine_version,
-                        docker_error = excluded.docker_error, images = excluded.images
+                        docker_error = excluded.docker_error, images = excluded.images,
+                        pool_ready = excluded.pool_ready
                     """
             ).execute(arguments: [
                 status.id, status.pid, status.host, status.slots, status.busy, status.draining,
-                status.dockerConnected, status.engineVersion, status.dockerError, images,
+                status.dockerConnected, status.engineVersion, status.dockerError, images, status.poolReady,
             ])
             let rows = try Row.fetchAll(
                 db.cachedStatement(
@@ -346,6 +347,7 @@ extension WorkerStatus {
             id: row["id"], pid: row["pid"], host: row["host"], slots: row["slots"], busy: row["busy"],
             draining: row["draining"], dockerConnected: row["docker_connected"],
             engineVersion: row["engine_version"], dockerError: row["docker_error"],
-            images: (try? JSONDecoder().decode([String].self, from: Data(imagesJSON.utf8))) ?? [])
+            images: (try? JSONDecoder().decode([String].self, from: Data(imagesJSON.utf8))) ?? [],
+            poolReady: row["pool_ready"] ?? 0)
     }
 }

@@ -1,4 +1,5 @@
 import Configuration
+import Logging
 import Foundation
 
 /// Every setting of the service, read from the environment and from a `.env` file in the working
@@ -9,6 +10,8 @@ public struct ServiceSettings: Sendable {
     public var host = "0.0.0.0"
     public var port = 8000
     public var logLevel = "info"
+    /// `LOG_FORMAT`: `text` (swift-log's default lines) or `json` (one object per line).
+    public var logFormat = LogFormat.text
     public var defaultTimeout = 30
     public var maxTimeout = 300
     public var defaultMemory = "256m"
@@ -87,7 +90,19 @@ public struct ServiceSettings: Sendable {
 
         if let value = text("HOST") { host = value }
         integer("PORT", &port)
-        if let value = text("LOG_LEVEL") { logLevel = value }
+        if let value = text("LOG_LEVEL") {
+            logLevel = value.lowercased() == "warn" ? "warning" : value.lowercased()
+            if Logger.Level(rawValue: logLevel) == nil {
+                problems.append("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, got '\(value)'")
+            }
+        }
+        if let value = text("LOG_FORMAT") {
+            if let format = LogFormat(rawValue: value.lowercased()) {
+                logFormat = format
+            } else {
+                problems.append("LOG_FORMAT must be text or json, got '\(value)'")
+            }
+        }
         integer("DEFAULT_TIMEOUT", &defaultTimeout)
         integer("MAX_TIMEOUT", &maxTimeout)
         if let value = text("DEFAULT_MEMORY") { defaultMemory = value }
@@ -166,4 +181,15 @@ public struct InvalidConfiguration: Error, CustomStringConvertible {
     public var description: String {
         (["Invalid configuration:"] + problems.map { "  - \($0)" }).joined(separator: "\n")
     }
+}
+
+/// The shape of log lines (`LOG_FORMAT`).
+public enum LogFormat: String, Sendable {
+    case text
+    case json
+}
+
+extension ServiceSettings {
+    /// `LOG_LEVEL` as swift-log's level (validated when the settings were read).
+    public var logLevelValue: Logger.Level { Logger.Level(rawValue: logLevel) ?? .info }
 }

@@ -15,11 +15,13 @@ public struct WorkerStatus: Sendable, Equatable {
     public var dockerError: String?
     /// Image references present on the worker's engine (runtime and prebuilt images).
     public var images: [String]
+    /// Warm containers started and waiting for a job (`POOL_SIZE` per runtime in use).
+    public var poolReady: Int
 
     public init(
         id: String, pid: Int, host: String, slots: Int, busy: Int = 0, draining: Bool = false,
         dockerConnected: Bool = false, engineVersion: String? = nil, dockerError: String? = nil,
-        images: [String] = []
+        images: [String] = [], poolReady: Int = 0
     ) {
         self.id = id
         self.pid = pid
@@ -31,5 +33,6 @@ public struct WorkerStatus: Sendable, Equatable {
         self.engineVersion = engineVersion
         self.dockerError = dockerError
         self.images = images
+        self.poolReady = poolReady
     }
 }

@@ -40,11 +40,7 @@ struct Serve: AsyncParsableCommand {
         var effective = settings
         if let concurrency { effective.workerConcurrency = max(1, concurrency) }
         let id = workerID ?? "worker-\(UUID().uuidString.prefix(8).lowercased())"
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: effective.logLevel.lowercased()) ?? .info
-            return handler
-        }
+        LogOutput.bootstrap(effective)
         let logger = Logger(label: "code-runner.worker.\(id)")
         let store = try SQLiteJobStore(path: effective.databasePath)
         let docker = DockerClient(socketPath: effective.dockerSocket)

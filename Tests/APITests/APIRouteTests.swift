@@ -191,23 +191,44 @@ struct APIRouteTests {
 }
 
 struct MetricsRouteTests {
-    @Test("GET /metrics: Prometheus text from the database, including the last clean-up")
+    @Test("GET /metrics: request metrics, then queue, workers, pool, clean-up and the workers' run figures from the database")
     func metrics() async throws {
         let routes = APIRouteTests()
         let store = try routes.freshStore()
         try await store.recordCleanup(CleanupReport(removedJobs: 3, removedContainers: 1, removedImages: 2))
-        _ = try await store.heartbeat(WorkerStatus(id: "w", pid: 1, host: "h", slots: 4, busy: 1, dockerConnected: true), leaseSeconds: 60)
+        _ = try await store.heartbeat(
+            WorkerStatus(id: "w", pid: 1, host: "h", slots: 4, busy: 1, dockerConnected: true, poolReady: 3), leaseSeconds: 60)
+        try await store.addMetricSamples([
+            MetricSample(family: "code_runner_runs_total", labels: #"outcome="ok",runtime="python""#, value: 2),
+            MetricSample(family: "code_runner_queue_wait_seconds", labels: #"runtime="python""#, suffix: "_bucket", bound: 0.005, value: 2),
+            MetricSample(family: "code_runner_queue_wait_seconds", labels: #"runtime="python""#, suffix: "_bucket", bound: .infinity, value: 2),
+            MetricSample(family: "code_runner_queue_wait_seconds", labels: #"runtime="python""#, suffix: "_count", value: 2),
+        ])
+        // Increments add up.
+        try await store.addMetricSamples([MetricSample(family: "code_runner_runs_total", labels: #"outcome="ok",runtime="python""#, value: 1)])
         let app = try routes.makeApp(store)
         try await app.test(.router) { client in
             #expect(try await client.execute(uri: "/metrics", method: .get).status == .unauthorized)
             let response = try await client.execute(uri: "/metrics", method: .get, headers: routes.authorized)
             let text = String(buffer: response.body)
             #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
-            #expect(text.contains("code_runner_worker_slots{state=\"total\"} 4.0"))
-            #expect(text.contains("code_runner_worker_slots{state=\"busy\"} 1.0"))
-            #expect(text.contains("code_runner_last_cleanup_removed{kind=\"jobs\"} 3.0"))
-            #expect(text.contains("code_runner_last_cleanup_removed{kind=\"images\"} 2.0"))
+            #expect(text.contains("code_runner_worker_slots{state=\"total\"} 4\n"))
+            #expect(text.contains("code_runner_worker_slots{state=\"busy\"} 1\n"))
+            #expect(text.contains("code_runner_pool_ready_containers 3\n"))
+            #expect(text.contains("code_runner_queue_depth 0\n"))
+            #expect(text.contains("code_runner_last_cleanup_removed{kind=\"jobs\"} 3\n"))
+            #expect(text.contains("code_runner_last_cleanup_removed{kind=\"images\"} 2\n"))
             #expect(text.contains("# TYPE code_runner_last_cleanup_timestamp_seconds gauge"))
+            #expect(text.contains("# TYPE code_runner_runs_total counter\ncode_runner_runs_total{outcome=\"ok\",runtime=\"python\"} 3\n"))
+            #expect(text.contains(
+                "code_runner_queue_wait_seconds_bucket{runtime=\"python\",le=\"0.005\"} 2\n"
+                    + "code_runner_queue_wait_seconds_bucket{runtime=\"python\",le=\"+Inf\"} 2\n"
+                    + "code_runner_queue_wait_seconds_count{runtime=\"python\"} 2\n"))
+            // Families without samples yet are still declared, so dashboards find them.
+            #expect(text.contains("# TYPE code_runner_prebuild_builds_total counter"))
+            // The first request (401) was counted by route and status.
+            #expect(text.contains(#"code_runner_http_requests_total{route="/metrics",method="GET",status="401"}"#))
+            #expect(text.contains("# TYPE code_runner_http_request_duration_seconds histogram"))
         }
     }
 }

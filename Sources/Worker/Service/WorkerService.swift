@@ -24,6 +24,7 @@ struct WorkerService: Service {
         let remover = ContainerRemover(docker: docker, logger: logger)
         let running = RunningJobs()
         let draining = DrainFlag()
+        let metrics = RunMetrics()
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let deploymentID = try await store.deploymentID()
         let builder = PrebuildBuilder(
@@ -39,7 +40,10 @@ struct WorkerService: Service {
             })
         let runner = SandboxRunner(
             docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger, builder: builder,
-            onRebuild: { [store] tag, outcome in try? await store.finishPrebuild(tag: tag, outcome: outcome) },
+            onRebuild: { [store] tag, outcome in
+                metrics.recordPrebuild(succeeded: outcome.succeeded)
+                try? await store.finishPrebuild(tag: tag, outcome: outcome)
+            },
             pool: pool)
         let sweeper = OrphanSweeper(
             docker: docker, store: store, deploymentID: deploymentID, workerID: workerID,
@@ -48,7 +52,7 @@ struct WorkerService: Service {
         try await store.declareSchedule(
             "cleanup", every: Double(settings.cleanupIntervalHours) * 3600, firstDelay: 10)
         await engine.refresh()
-        _ = try await heartbeat(engine: engine, running: running, draining: false)
+        _ = try await heartbeat(engine: engine, running: running, pool: pool, draining: false)
         if engine.snapshot.connected {
             await sweeper.sweep(running: [])
             if engine.snapshot.images.contains("code-runner-python") { await pool.warmUp("code-runner-python") }
@@ -69,7 +73,7 @@ struct WorkerService: Service {
                 }
                 group.addTask {
                     try await every(.seconds(settings.leaseSeconds / 3)) {
-                        let lost = try await heartbeat(engine: engine, running: running, draining: draining.isSet)
+                        let lost = try await heartbeat(engine: engine, running: running, pool: pool, draining: draining.isSet)
                         if !lost.isEmpty { logger.warning("lease lost; run stopped", metadata: ["jobs": "\(lost)"]) }
                     }
                 }
@@ -80,6 +84,7 @@ struct WorkerService: Service {
                         if reaped > 0 { logger.warning("reaped jobs whose worker vanished", metadata: ["count": "\(reaped)"]) }
                     }
                 }
+                group.addTask { try await every(.seconds(1)) { try await flush(metrics) } }
                 group.addTask {
                     try await every(.seconds(settings.leaseSeconds)) {
                         if engine.snapshot.connected { await sweeper.sweep(running: await running.publicIDs) }
@@ -103,7 +108,9 @@ struct WorkerService: Service {
                         var jobIdentity = identity
                         jobIdentity.jobID = job.job.publicID
                         let task = Task {
-                            await execute(job, runner: runner, identity: jobIdentity, running: running, sweeper: sweeper, engine: engine)
+                            await execute(
+                                job, runner: runner, identity: jobIdentity, running: running, sweeper: sweeper, engine: engine,
+                                metrics: metrics)
                             wake.yield()
                         }
                         await running.attach(task, to: job.lease.jobID)
@@ -118,6 +125,7 @@ struct WorkerService: Service {
         }
         await pool.drain()
         await remover.drain()
+        try? await flush(metrics)
         try? await store.removeWorker(id: workerID)
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
     }
@@ -135,7 +143,7 @@ struct WorkerService: Service {
     /// Runs one claimed job and writes its outcome, unless the run was stopped.
     private func execute(
         _ claimed: ClaimedJob, runner: SandboxRunner, identity: RunIdentity, running: RunningJobs,
-        sweeper: OrphanSweeper, engine: EngineMonitor
+        sweeper: OrphanSweeper, engine: EngineMonitor, metrics: RunMetrics
     ) async {
         let job = claimed.job
         let lease = claimed.lease
@@ -147,7 +155,7 @@ struct WorkerService: Service {
             return
         }
         if job.kind == .prebuild, let builder = runner.builder {
-            await prebuild(claimed, builder: builder, logger: jobLogger)
+            await prebuild(claimed, builder: builder, metrics: metrics, logger: jobLogger)
             return
         }
         guard job.kind == .run, let payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
@@ -176,17 +184,25 @@ struct WorkerService: Service {
         case nil:
             break
         }
-        let elapsed = ContinuousClock.now - started
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        let runtime = Self.runtimeLabel(of: payload)
+        let queueWait = job.startedAt.map { $0 - job.createdAt }
+        // The one line per finished job: id (logger metadata), runtime, outcome and timings.
+        var finished: Logger.Metadata = [
+            "runtime": "\(runtime)", "attempt": "\(job.attempts)",
+            "run_ms": "\(Int((seconds * 1000).rounded()))",
+            "queue_wait_ms": "\(queueWait.map { String(Int(($0 * 1000).rounded())) } ?? "-")",
+        ]
         do {
             switch outcome {
             case .success(let result):
                 let stored = try await store.complete(lease, result: try JSONEncoder().encode(result))
-                jobLogger.info(
-                    "job completed",
-                    metadata: [
-                        "image": "\(payload.image)", "exit_code": "\(result.exitCode)", "timed_out": "\(result.timedOut)",
-                        "oom_killed": "\(result.oomKilled)", "seconds": "\(elapsed)", "stored": "\(stored)",
-                    ])
+                let runOutcome = RunOutcome(result)
+                if stored { metrics.recordRun(runtime: runtime, outcome: runOutcome, seconds: seconds, queueWait: queueWait) }
+                finished["outcome"] = "\(runOutcome.rawValue)"
+                finished["exit_code"] = "\(result.exitCode)"
+                finished["stored"] = "\(stored)"
+                jobLogger.info("job finished", metadata: finished)
             case .failure(let failure) where failure.engineUnreachable:
                 // Not the job's fault: give it back without consuming an attempt, and claim
                 // nothing more until the engine answers again.
@@ -195,9 +211,12 @@ struct WorkerService: Service {
                 jobLogger.warning("Docker engine unreachable; job released", metadata: ["detail": "\(failure.failure.detail)", "released": "\(released)"])
             case .failure(let failure):
                 let stored = try await store.fail(lease, failure: failure.failure, retry: failure.retryable)
-                jobLogger.error(
-                    "job failed",
-                    metadata: ["detail": "\(failure.failure.detail)", "retry": "\(failure.retryable)", "stored": "\(stored)"])
+                if stored { metrics.recordRun(runtime: runtime, outcome: .failed, seconds: seconds, queueWait: queueWait) }
+                finished["outcome"] = "\(RunOutcome.failed.rawValue)"
+                finished["detail"] = "\(failure.failure.detail)"
+                finished["retry"] = "\(failure.retryable)"
+                finished["stored"] = "\(stored)"
+                jobLogger.error("job finished", metadata: finished)
             }
         } catch {
             jobLogger.error("could not store the outcome; the lease will expire and the job run again", metadata: ["error": "\(error)"])
@@ -224,7 +243,7 @@ struct WorkerService: Service {
     }
 
     /// Builds (or removes) a prebuilt image and records the outcome on the prebuild and the job.
-    private func prebuild(_ claimed: ClaimedJob, builder: PrebuildBuilder, logger: Logger) async {
+    private func prebuild(_ claimed: ClaimedJob, builder: PrebuildBuilder, metrics: RunMetrics, logger: Logger) async {
         guard let request = try? JSONDecoder().decode(PrebuildPayload.self, from: claimed.job.payload) else {
             _ = try? await store.fail(claimed.lease, failure: JobFailure(statusCode: 500, detail: "Prebuild failed: unreadable job"), retry: false)
             return
@@ -233,6 +252,7 @@ struct WorkerService: Service {
         switch request.action {
         case .build:
             outcome = await builder.build(request)
+            metrics.recordPrebuild(succeeded: outcome.succeeded)
             try? await store.finishPrebuild(tag: request.tag, outcome: outcome)
         case .remove:
             let removed = await builder.remove(tag: request.tag)
@@ -243,15 +263,37 @@ struct WorkerService: Service {
     }
 
     /// One heartbeat: status plus lease extension in one write; stops runs whose lease is gone.
-    private func heartbeat(engine: EngineMonitor, running: RunningJobs, draining: Bool) async throws -> [String] {
+    private func heartbeat(engine: EngineMonitor, running: RunningJobs, pool: WarmPool, draining: Bool) async throws -> [String] {
         let snapshot = engine.snapshot
         let status = WorkerStatus(
             id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier),
             host: ProcessInfo.processInfo.hostName, slots: settings.workerConcurrency,
             busy: await running.count, draining: draining, dockerConnected: snapshot.connected,
-            engineVersion: snapshot.version, dockerError: snapshot.error, images: snapshot.images)
+            engineVersion: snapshot.version, dockerError: snapshot.error, images: snapshot.images,
+            poolReady: await pool.idleCount)
         let held = try await store.heartbeat(status, leaseSeconds: settings.leaseSeconds)
         return await running.stopAll(except: held)
+    }
+
+    /// Adds the metrics gathered since the last flush to the shared totals; on failure they are
+    /// kept for the next flush.
+    private func flush(_ metrics: RunMetrics) async throws {
+        let samples = metrics.takePending()
+        guard !samples.isEmpty else { return }
+        do {
+            try await store.addMetricSamples(samples)
+        } catch {
+            metrics.restore(samples)
+            throw error
+        }
+    }
+
+    /// The runtime a run is counted under: `python` for `code-runner-python`, a prebuilt
+    /// image's base runtime, or `prebuilt` when that is unknown.
+    static func runtimeLabel(of payload: RunPayload) -> String {
+        if let base = payload.prebuild?.baseRuntime { return base }
+        if payload.image.hasPrefix("code-runner-") { return String(payload.image.dropFirst("code-runner-".count)) }
+        return "prebuilt"
     }
 
     /// On a database change: a running job that was cancelled (or reaped) loses its lease.

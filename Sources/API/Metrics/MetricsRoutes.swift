@@ -1,9 +1,11 @@
 import Hummingbird
 import Queue
 
-/// `GET /metrics` (Prometheus text format, authenticated like other routes). The figures are
-/// read from the database at scrape time — what the workers recorded — so the API stays away
-/// from Docker and any number of API processes report the same values.
+/// `GET /metrics` (Prometheus text format, authenticated like other routes): this API process's
+/// request metrics (swift-metrics + swift-prometheus, `APIMetrics`), then the service's figures,
+/// read from the database at scrape time — queue, workers, pool, prebuilds, clean-ups, and the
+/// run counters and histograms the workers add there — so the API stays away from Docker and
+/// every API process reports the same service totals.
 struct MetricsRoutes: Sendable {
     let dependencies: AppDependencies
 
@@ -20,10 +22,14 @@ struct MetricsRoutes: Sendable {
         text.gauge("code_runner_queue_jobs", "Jobs waiting or running, by state.", [
             (["state": "queued"], Double(counts.queued)), (["state": "running"], Double(counts.running)),
         ])
+        text.gauge("code_runner_queue_depth", "Jobs waiting for a worker.", [([:], Double(counts.queued))])
         text.gauge("code_runner_workers", "Live worker processes.", [([:], Double(workers.count))])
         text.gauge("code_runner_worker_slots", "Execution slots of live workers, by use.", [
             (["state": "total"], Double(workers.reduce(0) { $0 + $1.slots })),
             (["state": "busy"], Double(workers.reduce(0) { $0 + $1.busy })),
+        ])
+        text.gauge("code_runner_pool_ready_containers", "Warm containers started and waiting for a job, over live workers.", [
+            ([:], Double(workers.reduce(0) { $0 + $1.poolReady })),
         ])
         text.gauge("code_runner_docker_connected_workers", "Live workers that reach their Docker engine.", [
             ([:], Double(workers.filter(\.dockerConnected).count)),
@@ -38,21 +44,11 @@ struct MetricsRoutes: Sendable {
                 (["kind": "images"], Double(cleanup.removedImages)),
             ])
         }
-        var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: text.output)))
+        text.samples(try await store.metricSamples(), catalog: WorkerMetricFamily.catalog)
+        var body = APIMetrics.registry.emitToBuffer()
+        body.append(contentsOf: text.output.utf8)
+        var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return response
-    }
-}
-
-/// Prometheus text exposition (version 0.0.4) for gauges.
-struct PrometheusText {
-    private(set) var output = ""
-
-    mutating func gauge(_ name: String, _ help: String, _ samples: [([String: String], Double)]) {
-        output += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
-        for (labels, value) in samples {
-            let labelText = labels.isEmpty ? "" : "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"
-            output += "\(name)\(labelText) \(value)\n"
-        }
     }
 }
