@@ -4,7 +4,7 @@ import GRDB
 /// The job queue on one SQLite file (system libsqlite3 through GRDB), shared by the API and any
 /// number of worker processes on one host.
 ///
-/// WAL journal, `synchronous = NORMAL`, a 10 s busy timeout, and every write is a single
+/// WAL journal, `synchronous = NORMAL`, a 10 s busy wait (`BusyWait`), and every write is a single
 /// statement or one short `BEGIN IMMEDIATE` transaction — never held across a job's execution.
 /// Hot statements (claim, complete, heartbeat) are cached per connection.
 public final class SQLiteJobStore: JobStore {
@@ -14,6 +14,8 @@ public final class SQLiteJobStore: JobStore {
     /// The database file.
     public let path: String
     private let watcher: DatabaseChangeWatcher
+    /// Group commit for `complete`.
+    private let completions: CompletionBatcher
     private let now = DatabaseClock.now
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
@@ -24,7 +26,7 @@ public final class SQLiteJobStore: JobStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = BusyWait.mode
         configuration.label = "jobs"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
@@ -39,6 +41,7 @@ public final class SQLiteJobStore: JobStore {
         }
         pool = openedPool
         watcher = openedWatcher
+        completions = CompletionBatcher(pool: openedPool)
     }
 
     public func changes() -> AsyncStream<Void> {
@@ -235,18 +238,9 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    /// Completions arriving together are written in one transaction (`CompletionBatcher`).
     public func complete(_ lease: Lease, result: Data) async throws -> Bool {
-        let now = self.now
-        return try await pool.writeWithoutTransaction { db in
-            try db.cachedStatement(
-                sql: """
-                    UPDATE jobs SET state = 'completed', result = ?, finished_at = \(now),
-                        lease_token = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND lease_token = ? AND state = 'running'
-                    """
-            ).execute(arguments: [result, lease.jobID, lease.token])
-            return db.changesCount == 1
-        }
+        try await completions.complete(lease, result: result)
     }
 
     public func fail(_ lease: Lease, failure: JobFailure, retry: Bool) async throws -> Bool {

@@ -21,6 +21,31 @@ struct JobLifecycleTests {
         #expect(job.attempts == 2)
     }
 
+    @Test("completions arriving together are each fenced on their own lease and answered on their own")
+    func concurrentCompletions() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        try await enqueueJobs(store, count: 40)
+        let claimed = try await store.claim(worker: "w", limit: 40, leaseSeconds: 30)
+        #expect(claimed.count == 40)
+        // Every third lease is made stale by a forged token; the others are current.
+        let attempts = claimed.enumerated().map { index, job in
+            (job, index % 3 == 0 ? Lease(jobID: job.lease.jobID, token: "stale") : job.lease, index % 3 != 0)
+        }
+        let answers = try await withThrowingTaskGroup(of: (String, Bool, Bool).self) { group in
+            for (job, lease, current) in attempts {
+                group.addTask { (job.job.publicID, current, try await store.complete(lease, result: Data("\"\(job.job.publicID)\"".utf8))) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers.count == 40)
+        for (publicID, current, stored) in answers {
+            #expect(stored == current, "\(publicID)")
+            let job = try #require(try await store.job(publicID: publicID, owner: ""))
+            #expect(job.state == (current ? .completed : .running))
+            if current { #expect(job.result == Data("\"\(publicID)\"".utf8)) }
+        }
+    }
+
     @Test("attempts run out: the reaper fails the job with 'worker lost'")
     func reaperFailsAfterAttempts() async throws {
         let store = try SQLiteJobStore(path: temporaryDatabasePath())
