@@ -5,7 +5,7 @@
 #     (POOL_SIZE=0), against the raw Engine API lifecycle (code-runner-worker bench);
 #   - the queue alone: no-op claim+complete jobs/s with 1 and 4 worker processes, and the
 #     commit → wake-hint latency;
-#   - peak RSS of the API and the workers.
+#   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
 # Prints Markdown tables and writes bench/results/bench.json. RUNS (30) sets the latency rounds.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,12 +50,24 @@ echo
 echo "## The queue alone (no-op executor, claim + complete)"
 for procs in 1 4; do
     db="$work/queue-$procs.sqlite"
+    enqueue_start=$(date +%s.%N)
     "$BIN/code-runner-worker" queue-probe --database "$db" --enqueue 20000 >/dev/null
+    enqueue_end=$(date +%s.%N)
     start=$(date +%s.%N)
     probes=()
     for i in $(seq 1 "$procs"); do "$BIN/code-runner-worker" queue-probe --database "$db" --batch 8 >/dev/null & probes+=($!); done
     wait "${probes[@]}"
     end=$(date +%s.%N)
     left=$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE state != 'completed'" 2>/dev/null || echo "?")
-    $PY -c "print(f'- {$procs} process(es): {20000/($end-$start):.0f} jobs/s (20000 jobs, {$end-$start:.2f} s, not completed: $left)')"
+    $PY -c "print(f'- {$procs} process(es): {20000/($end-$start):.0f} jobs/s claimed + completed (20000 jobs, {$end-$start:.2f} s, not completed: $left); enqueued before at {20000/($enqueue_end-$enqueue_start):.0f} jobs/s by 1 process')"
 done
+
+echo
+echo "## API memory with 1,000 waiting POST /run (an API alone; its only worker never claims)"
+port=$(free_port)
+(cd "$work" && exec env HOST=127.0.0.1 PORT=$port DATABASE_PATH="$work/waiting.sqlite" MAX_QUEUE_DEPTH=5000 \
+    RUNTIME_DIR="$ROOT/runtimes" "$BIN/code-runner-api" >"$work/waiting.log" 2>&1) &
+waiting_api=$!
+$PY "$ROOT/scripts/bench-waiting.py" --url "http://127.0.0.1:$port" --api-pid "$waiting_api" \
+    --database "$work/waiting.sqlite" --requests 1000 --json "$out/waiting.json"
+kill -TERM "$waiting_api" 2>/dev/null; wait "$waiting_api" 2>/dev/null
