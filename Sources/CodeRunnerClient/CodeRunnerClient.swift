@@ -16,7 +16,8 @@ import NIOHTTP1
 public struct CodeRunnerClient: Sendable {
     /// The service's address, e.g. `http://127.0.0.1:8000` (without a trailing slash).
     public let baseURL: String
-    /// Sent as `Authorization: Bearer <key>` when set.
+    /// The credential, sent both as `X-API-Key` (checked against the service's
+    /// `CODE_RUNNER_API_KEYS`) and as `Authorization: Bearer` (its `AUTH_TOKEN`), so either works.
     public let apiKey: String?
     /// How long an ordinary call may take. Calls that wait for a run or a build allow for
     /// the run's timeout or the build limit on top.
@@ -26,7 +27,7 @@ public struct CodeRunnerClient: Sendable {
     /// A client of the service at `baseURL`.
     /// - Parameters:
     ///   - baseURL: the service's address, e.g. `http://127.0.0.1:8000`.
-    ///   - apiKey: the API key, or `nil` for a service without authentication.
+    ///   - apiKey: an API key (or the `AUTH_TOKEN`), or `nil` for a service without authentication.
     ///   - httpClient: the HTTP client to use; the shared one by default (never shut down).
     ///   - requestTimeout: the time limit of calls that do not wait for a job.
     public init(
@@ -62,7 +63,10 @@ public struct CodeRunnerClient: Sendable {
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        if let apiKey {
+            request.headers.add(name: "X-API-Key", value: apiKey)
+            request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        }
         for (name, value) in extra { request.headers.add(name: name, value: value) }
         if let body {
             let data: Data
