@@ -66,7 +66,7 @@ struct PrebuildBuildCommand: AsyncParsableCommand {
         var lastPrinted = -10
         while !Task.isCancelled {
             let elapsed = Int((ContinuousClock.now - start).components.seconds)
-            let status = (try? await client.prebuild(tag: tag)).flatMap(\.status)?.rawValue ?? "queued"
+            let status = (try? await client.prebuild(tag: tag)).flatMap(\.status)?.rawValue ?? "starting"
             if Task.isCancelled { break }
             let line = "prebuild: prebuilt-\(tag) \(status) \(elapsed)s"
             if interactive {

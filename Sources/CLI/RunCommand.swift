@@ -96,7 +96,7 @@ struct RunCommand: AsyncParsableCommand {
         guard let runtime = runtime.map(Runtime.init(rawValue:)) ?? SourceFiles.runtime(forExtension: fileExtension) else {
             throw ValidationError("Cannot tell the runtime of '\(mainPath)' from its extension: pass --runtime.")
         }
-        let sources = try SourceFiles.load(paths: paths, mainPath: mainPath, mainFileName: SourceFiles.mainFileName(of: runtime))
+        let sources = try SourceFiles.load(paths: paths, mainPath: mainPath, runtime: runtime)
         var variables: [String: String] = [:]
         for entry in environment {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -17,8 +17,8 @@ struct RuntimesCommand: AsyncParsableCommand {
         for runtime in runtimes {
             let availability = runtime.available == false ? "unavailable" : "available"
             Terminal.writeLine(
-                Terminal.pad(runtime.runtime.rawValue, 8) + Terminal.pad(runtime.mainFile, 9) + Terminal.pad(availability, 12)
-                    + runtime.defaultEntrypoint)
+                Terminal.pad(runtime.runtime.rawValue, 7) + " " + Terminal.pad(runtime.mainFile, 11) + " "
+                    + Terminal.pad(availability, 11) + " " + runtime.defaultEntrypoint)
         }
     }
 }

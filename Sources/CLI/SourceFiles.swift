@@ -22,28 +22,36 @@ struct SourceFiles {
         }
     }
 
-    /// The file each runtime's `code` is written to.
+    /// The file each runtime's `code` is written to (Rust's is a Cargo project's `src/main.rs`).
     static func mainFileName(of runtime: Runtime) -> String? {
         switch runtime {
         case .python: "main.py"
         case .node: "main.js"
         case .deno, .bun: "main.ts"
         case .go: "main.go"
-        case .rust: "main.rs"
+        case .rust: "src/main.rs"
         default: nil
         }
     }
 
+    /// Where a file goes in the work directory: Rust sources next to `src/main.rs`, so that
+    /// `mod helper;` finds `helper.rs`; everything else as named.
+    static func placement(of name: String, runtime: Runtime) -> String {
+        runtime == .rust && name.hasSuffix(".rs") && !name.hasPrefix("src/") ? "src/" + name : name
+    }
+
     /// Reads `paths`; `mainPath` (one of them) becomes the code. Another file that would land on
     /// the runtime's main file name, two files with one name, or an unreadable file is an error.
-    static func load(paths: [String], mainPath: String, mainFileName: String?) throws -> SourceFiles {
+    static func load(paths: [String], mainPath: String, runtime: Runtime) throws -> SourceFiles {
+        let mainFileName = Self.mainFileName(of: runtime)
         let mainURL = URL(fileURLWithPath: mainPath).standardizedFileURL
         let folder = mainURL.deletingLastPathComponent().path
         var files: [String: String] = [:]
         let code = try read(mainPath)
         for path in paths where URL(fileURLWithPath: path).standardizedFileURL != mainURL {
             let url = URL(fileURLWithPath: path).standardizedFileURL
-            let name = url.path.hasPrefix(folder + "/") ? String(url.path.dropFirst(folder.count + 1)) : url.lastPathComponent
+            let relative = url.path.hasPrefix(folder + "/") ? String(url.path.dropFirst(folder.count + 1)) : url.lastPathComponent
+            let name = placement(of: relative, runtime: runtime)
             if name == mainFileName {
                 throw ValidationError("'\(path)' would replace the main file \(name): rename it or choose it with --main.")
             }

@@ -63,6 +63,6 @@ enum Terminal {
 
     /// `text` padded with spaces to `width` characters.
     static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 }

@@ -63,6 +63,10 @@ echo 'print("plain text file run as python")' >"$work/script.txt"
 echo 'while True: pass' >"$work/spin.py"
 echo 'import time; time.sleep(300)' >"$work/sleep.py"
 echo 'print("quick")' >"$work/quick.py"
+mkdir -p "$work/rs"
+printf 'mod helper;\nfn main() { println!("rust {}", helper::answer()); }\n' >"$work/rs/main.rs"
+printf 'pub fn answer() -> i32 { 42 }\n' >"$work/rs/helper.rs"
+printf 'package main\nimport "fmt"\nfunc main() { fmt.Println("go", 6*7) }\n' >"$work/hello.go"
 
 # health
 cli health
@@ -91,6 +95,12 @@ check "run: .ts runs on deno" eval 'status_is 0 && out_is "ts 42"'
 
 cli run --runtime bun "$work/hello.ts"
 check "run --runtime bun: .ts on bun" eval 'status_is 0 && out_is "ts 42"'
+
+cli run "$work/rs/main.rs" "$work/rs/helper.rs"
+check "run: .rs with a module file runs on rust" eval 'status_is 0 && out_is "rust 42"'
+
+cli run "$work/hello.go"
+check "run: .go runs on go" eval 'status_is 0 && out_is "go 42"'
 
 cli run "$work/script.txt"
 check "run: unknown extension asks for --runtime (usage error 64)" eval 'status_is 64 && err_has "--runtime"'
