@@ -32,10 +32,10 @@ struct ErrorTests {
         #expect(cancelError == .notFound("Job 'no-such-job' not found."))
     }
 
-    @Test("an unknown runtime is an invalid request naming the field")
+    @Test("a name that is neither a runtime nor a tag is an invalid request naming the field")
     func unknownRuntime() async {
         let error = await thrownError { () async throws(CodeRunnerError) in
-            try await client.run(RunRequest(runtime: "cobol", code: "DISPLAY 'HI'."))
+            try await client.run(RunRequest(runtime: "COBOL 85", code: "DISPLAY 'HI'."))
         }
         guard case .invalidRequest(let status, _, let issues) = error else {
             Issue.record("expected invalidRequest, got \(String(describing: error))")
