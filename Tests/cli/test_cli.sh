@@ -84,6 +84,12 @@ cli_in "abc" run --json "$work/app/main.py" "$work/app/helper.py"
 check "run --json: exit_code in JSON, exit code still mirrored" eval 'status_is 7 && json_field_is exit_code 7 && json_field_is stdout "ABC!"'
 check "run --json: the program's stderr stays in the JSON" eval '! err_has "warning on stderr" && json_field_is timed_out False'
 
+cp "$work/quick.py" "$work/app/other.py"
+cli run "$work/app/other.py" "$work/app/main.py"
+check "run: a second file called main.py is refused (64)" eval 'status_is 64 && err_has "would replace the main file"'
+cli run --main "$work/app/main.py" "$work/app/helper.py" "$work/app/main.py" --no-stdin
+check "run --main picks the main file; --no-stdin sends none" eval 'status_is 7 && out_is "!"'
+
 cli run "$work/quick.py"
 check "run: exit 0 for a clean program" eval 'status_is 0 && out_is quick'
 
