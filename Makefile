@@ -9,7 +9,7 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug unit-test acceptance ops-test hostile bench chaos chaos-ci clean-images help
+.PHONY: run test setup images build build-debug unit-test acceptance ops-test client-test hostile bench chaos chaos-ci clean-images help
 
 help:
 	@echo "make run | make test | make images | make build | make acceptance"
@@ -33,7 +33,7 @@ run: images build
 
 ## Every test: unit and integration tests (real Docker, real SQLite), then the acceptance suite
 ## against a freshly started service.
-test: images build unit-test acceptance ops-test hostile chaos-ci
+test: images build unit-test acceptance ops-test client-test hostile chaos-ci
 
 unit-test:
 	@swift build --build-tests
@@ -45,6 +45,11 @@ acceptance: build
 ## /metrics names and figures, JSON logs, against a fresh service (Tests/ops).
 ops-test: build
 	@bash scripts/run-ops-tests.sh
+
+## The Swift client library (Tests/ClientTests) and the code-runner CLI (Tests/cli) against a
+## fresh service.
+client-test: build
+	@bash scripts/run-client-tests.sh
 
 ## Hostile code against a fresh service: escapes, bombs, floods, limits, network, orphans, auth.
 hostile: build

@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "code-runner-api", targets: ["API"]),
         .executable(name: "code-runner-worker", targets: ["Worker"]),
         .library(name: "Queue", targets: ["Queue"]),
+        .library(name: "CodeRunnerClient", targets: ["CodeRunnerClient"]),
+        .executable(name: "code-runner", targets: ["CLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -69,6 +71,20 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Queue"]),
+        // The client library and CLI: HTTP only, no dependency on the service's own targets.
+        .target(
+            name: "CodeRunnerClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "CLI",
+            dependencies: ["CodeRunnerClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "ClientTests", dependencies: ["CodeRunnerClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,111 @@
+import ArgumentParser
+import CodeRunnerClient
+
+/// `code-runner jobs list|get|cancel`.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "List, show and cancel your jobs.",
+        subcommands: [List.self, Get.self, Cancel.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Your jobs, newest first.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Option(help: "Only jobs in this state (queued, running, completed, failed, cancelled).")
+        var status: String?
+
+        @Option(help: "At most this many (1-500, default 50).")
+        var limit: Int?
+
+        @Option(help: "Only jobs older than this job id.")
+        var before: String?
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() async throws {
+            var state: JobStatus?
+            if let status {
+                guard let known = JobStatus(rawValue: status) else {
+                    throw ValidationError("--status must be one of: " + JobStatus.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                state = known
+            }
+            let client = connection.client()
+            let jobs = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in
+                try await client.jobs(status: state, limit: limit, before: before)
+            }
+            if json { return try Terminal.printJSON(["jobs": jobs]) }
+            let width = max(6, jobs.map(\.id.count).max() ?? 0)
+            Terminal.writeLine(Terminal.pad("JOB ID", width) + " " + Terminal.pad("STATUS", 10) + " " + Terminal.pad("KIND", 9) + " CREATED")
+            for job in jobs {
+                Terminal.writeLine(
+                    Terminal.pad(job.id, width) + " " + Terminal.pad(job.status.rawValue, 10) + " "
+                        + Terminal.pad(job.kind ?? "-", 9) + " " + Terminal.format(job.createdAt))
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One job: its status and, once completed, its result.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "The job id.")
+        var id: String
+
+        @Option(help: "Wait up to this many seconds for the job to end.")
+        var wait: Int?
+
+        @Flag(help: "Print the job as JSON.")
+        var json = false
+
+        func run() async throws {
+            let client = connection.client()
+            let job = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in
+                if let wait {
+                    do throws(CodeRunnerError) {
+                        return try await client.wait(id: id, timeout: .seconds(wait))
+                    } catch .timedOut {
+                        return try await client.job(id: id)
+                    }
+                }
+                return try await client.job(id: id)
+            }
+            if json { return try Terminal.printJSON(job) }
+            Terminal.writeLine("job:      \(job.id)")
+            Terminal.writeLine("status:   \(job.status.rawValue)")
+            Terminal.writeLine("created:  \(Terminal.format(job.createdAt))")
+            Terminal.writeLine("started:  \(Terminal.format(job.startedAt))")
+            Terminal.writeLine("finished: \(Terminal.format(job.finishedAt))")
+            if let failure = job.error { Terminal.writeLine("error:    \(failure.statusCode) \(failure.detail)") }
+            if let result = job.result {
+                Terminal.writeLine("exit:     \(result.exitCode)\(result.timedOut ? " (timed out)" : "")\(result.oomKilled ? " (out of memory)" : "")")
+                Terminal.writeLine("time:     \(result.executionTime) s")
+                Terminal.writeLine("--- stdout ---")
+                Terminal.write(result.stdout)
+                if !result.stderr.isEmpty {
+                    Terminal.writeLine("--- stderr ---")
+                    Terminal.write(result.stderr)
+                }
+            }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a queued job or kill a running one.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "The job id.")
+        var id: String
+
+        func run() async throws {
+            let client = connection.client()
+            let job = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.cancel(id: id) }
+            Terminal.writeLine("\(job.id) \(job.status.rawValue)")
+        }
+    }
+}

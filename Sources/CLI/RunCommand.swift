@@ -1,0 +1,119 @@
+import ArgumentParser
+import CodeRunnerClient
+import Foundation
+
+/// `code-runner run main.py [more files…]`: runs a program and mirrors its output and exit code.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a program: print its stdout and stderr and exit with its exit code.",
+        discussion: """
+            The first file is the main file (or the one named by --main); the others are sent \
+            alongside it, by their path relative to the main file's folder. The runtime comes from \
+            the main file's extension: .py python, .js/.mjs/.cjs node, .ts deno (use --runtime bun \
+            for Bun), .go go, .rs rust. Standard input is sent to the program when it is not a \
+            terminal. A program that timed out exits with 124.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The main file, then any other files it needs.")
+    var paths: [String]
+
+    @Option(name: .shortAndLong, help: "The runtime (python, node, go, rust, deno, bun); default: from the main file's extension.")
+    var runtime: String?
+
+    @Option(help: "Which of the files is the main one (default: the first).")
+    var main: String?
+
+    @Option(help: "Run in this prebuilt image (its tag) instead of the runtime's image.")
+    var prebuilt: String?
+
+    @Option(help: "A shell command to run instead of the runtime's default entrypoint.")
+    var entrypoint: String?
+
+    @Option(help: "Seconds the program may run.")
+    var timeout: Int?
+
+    @Option(help: "Memory limit, e.g. 256m or 1g.")
+    var memory: String?
+
+    @Option(help: "CPU limit in cores, e.g. 0.5.")
+    var cpus: Double?
+
+    @Option(help: "Disk limit, e.g. 100m.")
+    var disk: String?
+
+    @Flag(help: "Let the program reach the network.")
+    var network = false
+
+    @Option(name: .customLong("env"), help: "An environment variable NAME=VALUE (repeatable).")
+    var environment: [String] = []
+
+    @Flag(name: .customLong("no-stdin"), help: "Do not send standard input even when it is not a terminal.")
+    var noStdin = false
+
+    @Flag(help: "Print the whole result as JSON instead of the program's output (the exit code is still mirrored).")
+    var json = false
+
+    @Flag(help: "Queue the job and print its id instead of waiting (see `code-runner jobs get --wait`).")
+    var detach = false
+
+    func validate() throws {
+        guard !paths.isEmpty else { throw ValidationError("Name at least one file to run.") }
+        if let main, !paths.contains(main) { throw ValidationError("--main '\(main)' is not one of the files.") }
+        for entry in environment where !entry.contains("=") {
+            throw ValidationError("--env '\(entry)' is not NAME=VALUE.")
+        }
+    }
+
+    func run() async throws {
+        let request = try makeRequest()
+        let client = connection.client()
+        if detach {
+            let job = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.submit(request) }
+            Terminal.writeLine(job.id)
+            return
+        }
+        let result = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.run(request) }
+        if json {
+            try Terminal.printJSON(result)
+        } else {
+            Terminal.write(result.stdout)
+            Terminal.write(result.stderr, to: .standardError)
+        }
+        if result.timedOut { Terminal.complain("the program timed out") }
+        if result.oomKilled { Terminal.complain("the program ran out of memory") }
+        if result.stdoutTruncated || result.stderrTruncated { Terminal.complain("output was truncated by the service") }
+        let status: Int32 = result.timedOut ? 124 : Int32(truncatingIfNeeded: result.exitCode)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The request the files and options describe.
+    func makeRequest() throws -> RunRequest {
+        let mainPath = main ?? paths[0]
+        let fileExtension = URL(fileURLWithPath: mainPath).pathExtension
+        guard let runtime = runtime.map(Runtime.init(rawValue:)) ?? SourceFiles.runtime(forExtension: fileExtension) else {
+            throw ValidationError("Cannot tell the runtime of '\(mainPath)' from its extension: pass --runtime.")
+        }
+        let sources = try SourceFiles.load(paths: paths, mainPath: mainPath, runtime: runtime)
+        var variables: [String: String] = [:]
+        for entry in environment {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            variables[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        var request = RunRequest(
+            runtime: runtime, code: sources.code, files: sources.files.isEmpty ? nil : sources.files,
+            stdin: readStandardInput(), entrypoint: entrypoint, timeout: timeout, memoryLimit: memory, cpus: cpus,
+            diskLimit: disk, allowNetwork: network ? true : nil, environment: variables.isEmpty ? nil : variables)
+        if let prebuilt { request.image = prebuilt.hasPrefix("prebuilt-") ? prebuilt : "prebuilt-\(prebuilt)" }
+        return request
+    }
+
+    /// Everything on standard input when it is a pipe or a file, else nothing.
+    private func readStandardInput() -> String? {
+        guard !noStdin, !Terminal.isTerminal(STDIN_FILENO) else { return nil }
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        return data.isEmpty ? nil : String(decoding: data, as: UTF8.self)
+    }
+}

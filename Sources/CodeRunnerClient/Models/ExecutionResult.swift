@@ -1,0 +1,56 @@
+/// The outcome of a run (`CodeExecutionResponse`). A non-zero exit, a timeout or an
+/// out-of-memory kill is still a result: the program ran.
+public struct ExecutionResult: Sendable, Equatable, Codable {
+    /// The job that ran the program.
+    public var jobID: String
+    public var stdout: String
+    public var stderr: String
+    /// The program's exit status; `-1` when it timed out.
+    public var exitCode: Int
+    /// Seconds from container start to the program's end.
+    public var executionTime: Double
+    /// The JSON value the program set through its runtime's SDK, if any.
+    public var metadata: JSONValue?
+    public var timedOut: Bool
+    public var oomKilled: Bool
+    /// Whether stdout went over the service's output cap and was cut.
+    public var stdoutTruncated: Bool
+    /// Whether stderr went over the service's output cap and was cut.
+    public var stderrTruncated: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case stdout, stderr, metadata
+        case jobID = "job_id", exitCode = "exit_code", executionTime = "execution_time"
+        case timedOut = "timed_out", oomKilled = "oom_killed"
+        case stdoutTruncated = "stdout_truncated", stderrTruncated = "stderr_truncated"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        jobID = try container.decodeIfPresent(String.self, forKey: .jobID) ?? ""
+        stdout = try container.decode(String.self, forKey: .stdout)
+        stderr = try container.decode(String.self, forKey: .stderr)
+        exitCode = try container.decode(Int.self, forKey: .exitCode)
+        executionTime = try container.decodeIfPresent(Double.self, forKey: .executionTime) ?? 0
+        let metadata = try container.decodeIfPresent(JSONValue.self, forKey: .metadata)
+        self.metadata = metadata == .null ? nil : metadata
+        timedOut = try container.decodeIfPresent(Bool.self, forKey: .timedOut) ?? false
+        oomKilled = try container.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
+        stdoutTruncated = try container.decodeIfPresent(Bool.self, forKey: .stdoutTruncated) ?? false
+        stderrTruncated = try container.decodeIfPresent(Bool.self, forKey: .stderrTruncated) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(stdout, forKey: .stdout)
+        try container.encode(stderr, forKey: .stderr)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(executionTime, forKey: .executionTime)
+        try container.encode(metadata ?? .null, forKey: .metadata)
+        try container.encode(jobID, forKey: .jobID)
+        try container.encode(timedOut, forKey: .timedOut)
+        try container.encode(oomKilled, forKey: .oomKilled)
+        try container.encode(stdoutTruncated, forKey: .stdoutTruncated)
+        try container.encode(stderrTruncated, forKey: .stderrTruncated)
+    }
+}
