@@ -31,7 +31,9 @@ public protocol JobStore: Sendable {
     // MARK: worker side
     /// Cheap read-only probe: is anything claimable now?
     func hasClaimableJobs() async throws -> Bool
-    /// Atomically claims up to `limit` jobs, oldest first, each with a fresh lease.
+    /// Atomically claims up to `limit` jobs, the earliest due first (`run_at`, then id), each
+    /// with a fresh lease. The order matches the `jobs_claimable` index, so a claim reads only
+    /// the rows it takes, however long the backlog.
     func claim(worker: String, limit: Int, leaseSeconds: Double) async throws -> [ClaimedJob]
     /// Records the worker's status and extends all its leases in one write; returns the leases
     /// it still holds (a lease missing from the answer was lost: cancelled or reaped).

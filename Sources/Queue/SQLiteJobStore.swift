@@ -183,7 +183,7 @@ public final class SQLiteJobStore: JobStore {
                             lease_token = lower(hex(randomblob(16))), lease_owner = ?,
                             lease_expires_at = \(now) + ?, started_at = \(now)
                         WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= \(now)
-                                     ORDER BY id LIMIT ?)
+                                     ORDER BY run_at, id LIMIT ?)
                         RETURNING *
                         """),
                 arguments: [worker, leaseSeconds, limit])
