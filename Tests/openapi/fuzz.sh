@@ -4,9 +4,10 @@
 # generated from its own /openapi.json. Fails on any 5xx, undocumented status, media type or
 # header, or body that breaks the document.
 # POST /prebuild is left out: every valid case would build a Docker image (minutes each).
-# The examples phase is left out: hypothesis 6.170 fails internally (KeyError in
-# lambda_sources) while drawing an example for POST /run on Python 3.11; coverage and fuzzing
-# exercise the same operations.
+# One schemathesis worker and no examples phase: hypothesis 6.170 intermittently fails
+# internally (KeyError or AST recursion error in hypothesis/internal/lambda_sources.py, an
+# "Inconsistent results" runtime error) when two workers draw at once, and did so in the
+# examples phase; coverage and fuzzing exercise the same operations.
 # OPENAPI_FUZZ_EXAMPLES (default 25) bounds the cases per operation and phase,
 # OPENAPI_FUZZ_SECONDS (default 120) the whole run (fuzzing repeats until it is spent).
 set -uo pipefail
@@ -21,11 +22,11 @@ cd "${SERVICE_WORKDIR:-/tmp}" || exit 1  # schemathesis keeps its example databa
     --max-examples "${OPENAPI_FUZZ_EXAMPLES:-25}" \
     --max-time "${OPENAPI_FUZZ_SECONDS:-120}" \
     --request-timeout 90 \
-    --workers 2 \
+    --workers 1 \
     --seed "${OPENAPI_FUZZ_SEED:-20261126}" \
     --suppress-health-check all \
     --warnings off \
-    --report ndjson --report-dir "$report_dir"
+    --report ndjson,har --report-dir "$report_dir"
 status=$?
 echo "schemathesis exit status $status (report in $report_dir)"
 exit "$status"
