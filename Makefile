@@ -9,7 +9,7 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug unit-test acceptance ops-test client-test hostile bench chaos chaos-ci clean-images help
+.PHONY: run test setup images build build-debug unit-test acceptance openapi ops-test client-test hostile bench chaos chaos-ci clean-images help
 
 help:
 	@echo "make run | make test | make images | make build | make acceptance"
@@ -33,7 +33,7 @@ run: images build
 
 ## Every test: unit and integration tests (real Docker, real SQLite), then the acceptance suite
 ## against a freshly started service.
-test: images build unit-test acceptance ops-test client-test hostile chaos-ci
+test: images build unit-test acceptance openapi ops-test client-test hostile chaos-ci
 
 unit-test:
 	@swift build --build-tests
@@ -41,6 +41,11 @@ unit-test:
 
 acceptance: build
 	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
+
+## GET /openapi.json kept true: the acceptance flows validated against it, then a schemathesis
+## fuzz run (about 4 minutes; see scripts/run-openapi.sh).
+openapi: build
+	@bash scripts/run-openapi.sh $(ACCEPTANCE)
 
 ## /metrics names and figures, JSON logs, against a fresh service (Tests/ops).
 ops-test: build

@@ -35,5 +35,6 @@ done
 
 wait -n "${pids[@]}"
 status=$?
+echo "run-service: a process ended with status $status; stopping the others" >&2
 stop_all
 exit "$status"

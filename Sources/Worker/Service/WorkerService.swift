@@ -131,6 +131,9 @@ struct WorkerService: Service {
     }
 
     /// A run with every default: the limits warm containers are made with.
+    /// The most CPU time Docker grants a container on this host (all its processors).
+    static let hostNanoCPUs = Int64(max(1, ProcessInfo.processInfo.activeProcessorCount)) * 1_000_000_000
+
     private var defaultPayload: RunPayload {
         RunPayload(
             code: "", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: settings.defaultTimeout,
@@ -158,12 +161,14 @@ struct WorkerService: Service {
             await prebuild(claimed, builder: builder, metrics: metrics, logger: jobLogger)
             return
         }
-        guard job.kind == .run, let payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
+        guard job.kind == .run, var payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
             _ = try? await store.fail(
                 lease, failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: this worker cannot run \(job.kind.rawValue) jobs"),
                 retry: false)
             return
         }
+        // `cpus` up to MAX_CPU_CORES is valid, but Docker refuses more than the host has.
+        payload.nanoCPUs = min(payload.nanoCPUs, Self.hostNanoCPUs)
         let started = ContinuousClock.now
         let outcome: Result<RunResult, ExecutionFailure>
         do {
