@@ -130,10 +130,10 @@ struct WorkerService: Service {
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
     }
 
-    /// A run with every default: the limits warm containers are made with.
     /// The most CPU time Docker grants a container on this host (all its processors).
     static let hostNanoCPUs = Int64(max(1, ProcessInfo.processInfo.activeProcessorCount)) * 1_000_000_000
 
+    /// A run with every default: the limits warm containers are made with.
     private var defaultPayload: RunPayload {
         RunPayload(
             code: "", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: settings.defaultTimeout,
