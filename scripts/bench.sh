@@ -11,6 +11,9 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/.build/release"
 RUNS=${RUNS:-30}
+# Slots per worker of the measured services: 2 workers × 4 run as many containers at once as the
+# 8 raw lifecycles of the churn ceiling they are compared with (the default is 2 per worker).
+BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-4}
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 out="$ROOT/bench/results"; mkdir -p "$out"
 work=$(mktemp -d /tmp/code-runner-bench.XXXXXX)
@@ -21,6 +24,7 @@ started_port=""
 start_service() {  # name pool_size -> sets started_port
     local port; port=$(free_port)
     HOST=127.0.0.1 PORT=$port DATABASE_PATH="$work/$1.sqlite" POOL_SIZE=$2 RUNTIME_DIR="$ROOT/runtimes" \
+        WORKERS=2 WORKER_CONCURRENCY="$BENCH_CONCURRENCY" \
         setsid bash "$ROOT/scripts/run-service.sh" >"$work/$1.log" 2>&1 &
     services+=($!)
     for _ in $(seq 1 300); do
@@ -33,7 +37,7 @@ trap 'for s in "${services[@]}"; do kill -TERM -- -$s 2>/dev/null; done; wait 2>
 
 start_service warm 2; warm=$started_port
 start_service cold 0; cold=$started_port
-echo "## POST /run and the raw lifecycle (python hello world; same image and flags)"
+echo "## POST /run and the raw lifecycle (python hello world; same image and flags; services: 2 workers × WORKER_CONCURRENCY=$BENCH_CONCURRENCY)"
 "$BIN/code-runner-worker" bench --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
     --runs "$RUNS" --queue-database "$work/wake.sqlite" --json "$out/bench.json" || exit 1
 

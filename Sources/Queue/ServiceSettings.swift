@@ -33,7 +33,7 @@ public struct ServiceSettings: Sendable {
     public var defaultPidsLimit = 256
     public var runWaitSlack = 30
     public var jobRetentionHours = 24
-    public var workerConcurrency = 4
+    public var workerConcurrency = 2
     /// How long a claimed job stays leased without a heartbeat (heartbeats come every third of it).
     public var leaseSeconds = 10.0
     public var prebuildTimeout = 600

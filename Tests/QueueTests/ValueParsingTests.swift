@@ -45,6 +45,6 @@ struct ValueParsingTests {
         #expect(settings.authToken == nil)
         #expect(settings.authEnabled)
         #expect(settings.defaultMemoryBytes == 256 * 1024 * 1024)
-        #expect(settings.workerConcurrency == 4)
+        #expect(settings.workerConcurrency == 2)
     }
 }
