@@ -2,9 +2,10 @@
 # `make bench`: every figure in one run, on this machine, with the release binaries and the
 # code-runner-python image (run `make images build` first; `make bench` does).
 #   - latency and throughput: two services side by side, the warm pool on (POOL_SIZE=2) and off
-#     (POOL_SIZE=0), against the raw Engine API lifecycle (code-runner-worker bench);
-#   - the queue alone: no-op claim+complete jobs/s with 1 and 4 worker processes, and the
-#     commit → wake-hint latency;
+#     (POOL_SIZE=0), against the raw Engine API lifecycle, `docker run --rm` and the seed's
+#     engine calls (code-runner-worker bench);
+#   - the queue alone: its wake-ups (enqueue → claim, complete → waiting API; same command) and
+#     no-op claim+complete jobs/s with 1 and 4 worker processes;
 #   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
 # Prints Markdown tables and writes bench/results/bench.json. RUNS (30) sets the latency rounds.
 set -uo pipefail

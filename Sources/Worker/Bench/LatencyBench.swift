@@ -7,12 +7,14 @@ import Queue
 /// `code-runner-worker bench`: every figure of `make bench`, measured side by side in one run on
 /// the same image and sandbox flags (python hello world):
 /// - latency: the raw Engine API lifecycle from Swift (create → attach → start → wait → remove,
-///   `NetworkDisabled`, the cold floor), `POST /run` with the pool off and on — rounds interleaved
-///   so that machine noise hits all alike;
+///   `NetworkDisabled`, the cold floor), `docker run --rm` and the seed's engine calls
+///   (`ReferenceLifecycles`), `POST /run` with the pool off and on — rounds interleaved so that
+///   machine noise hits all alike;
 /// - throughput: runs per second at 1, 4 and 16 concurrent clients, pool off and on, next to 8
-///   concurrent raw lifecycles (the machine's container-churn ceiling);
-/// - the queue alone: commit → change-hint latency between two connections (what wakes an idle
-///   worker and a waiting request).
+///   concurrent raw lifecycles (the machine's container-churn ceiling) and 16 concurrent seed
+///   lifecycles (the seed has no concurrency limit);
+/// - the queue alone: its two wake-ups, enqueue → claim and complete → waiting API
+///   (`QueueHopBench`).
 struct LatencyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Latency and throughput of POST /run against the raw container lifecycle.",
@@ -36,7 +38,7 @@ struct LatencyBench: AsyncParsableCommand {
     @Option(help: "Docker socket.")
     var dockerSocket = "/var/run/docker.sock"
 
-    @Option(help: "A scratch SQLite file for the wake-latency measurement; omit to skip.")
+    @Option(help: "A scratch SQLite file for the queue-hop measurement; omit to skip.")
     var queueDatabase: String?
 
     @Option(help: "Write the figures as JSON to this file.")
@@ -52,28 +54,39 @@ struct LatencyBench: AsyncParsableCommand {
         var raw: [Double] = []
         var warm: [Double] = []
         var cold: [Double] = []
+        var cli: [Double] = []
+        var seed: [Double] = []
         for round in 0..<(runs + 3) {
             let lifecycle = try await rawLifecycle(docker)
             let pooled = try await postRun(http, base: url)
             let unpooled = try await coldURL.asyncMap { try await postRun(http, base: $0) }
+            let dockerRun = try await ReferenceLifecycles.dockerRun(code: Self.code)
+            let seedLifecycle = try await ReferenceLifecycles.seed(docker, code: Self.code)
             if round >= 3 {
                 raw.append(lifecycle)
                 warm.append(pooled)
                 if let unpooled { cold.append(unpooled) }
+                cli.append(dockerRun)
+                seed.append(seedLifecycle)
             }
         }
         report.latency["raw_lifecycle"] = raw
+        report.latency["docker_run_cli"] = cli
+        report.latency["seed_engine_calls"] = seed
         report.latency["post_run_pool_on"] = warm
         if coldURL != nil { report.latency["post_run_pool_off"] = cold }
 
         report.throughput["raw_lifecycle_x8"] = try await throughput(concurrency: 8) { try await rawLifecycle(docker) }
+        report.throughput["seed_engine_calls_c16"] = try await throughput(concurrency: 16) {
+            try await ReferenceLifecycles.seed(docker, code: Self.code)
+        }
         for clients in [1, 4, 16] {
             report.throughput["pool_on_c\(clients)"] = try await throughput(concurrency: clients) { try await postRun(http, base: url) }
             if let coldURL {
                 report.throughput["pool_off_c\(clients)"] = try await throughput(concurrency: clients) { try await postRun(http, base: coldURL) }
             }
         }
-        if let queueDatabase { report.wakeLatency = try await wakeLatencies(path: queueDatabase) }
+        if let queueDatabase { report.queueHops = try await QueueHopBench.measure(path: queueDatabase, rounds: 500) }
         try await http.shutdown()
         await docker.shutdown()
         print(report.table())
@@ -105,7 +118,7 @@ struct LatencyBench: AsyncParsableCommand {
         _ = try await docker.waitContainer(id)
         try await docker.removeContainer(id)
         let elapsed = ContinuousClock.now - started
-        guard output.text == "5050\n" else { throw ValidationError("raw lifecycle printed \(output.text.debugDescription)") }
+        guard output.text == "5050\n" else { throw BenchFailure("raw lifecycle printed \(output.text.debugDescription)") }
         return elapsed.milliseconds
     }
 
@@ -120,7 +133,7 @@ struct LatencyBench: AsyncParsableCommand {
         let body = try await response.body.collect(upTo: 1 << 20)
         let elapsed = ContinuousClock.now - started
         guard response.status == .ok, String(buffer: body).contains(#""stdout":"5050\n""#) else {
-            throw ValidationError("POST /run answered \(response.status): \(String(buffer: body))")
+            throw BenchFailure("POST /run answered \(response.status): \(String(buffer: body))")
         }
         return elapsed.milliseconds
     }
@@ -136,57 +149,6 @@ struct LatencyBench: AsyncParsableCommand {
             try await group.waitForAll()
         }
         return Double(perClient * concurrency) / ((ContinuousClock.now - started).milliseconds / 1000)
-    }
-
-    /// Commit → hint latency: one store enqueues, another (a separate connection, as a worker or
-    /// the API would have) waits on its change stream.
-    private func wakeLatencies(path: String) async throws -> [Double] {
-        let writer = try SQLiteJobStore(path: path)
-        let watcher = try SQLiteJobStore(path: path)
-        var hints = watcher.changes().makeAsyncIterator()
-        var samples: [Double] = []
-        for _ in 0..<200 {
-            let started = ContinuousClock.now
-            _ = try await writer.enqueue(NewJob(kind: .run, owner: "bench", payload: Data("{}".utf8)), maxQueueDepth: nil)
-            _ = await hints.next()
-            samples.append((ContinuousClock.now - started).milliseconds)
-        }
-        return samples
-    }
-}
-
-/// The figures of one bench run.
-struct BenchReport: Encodable {
-    var latency: [String: [Double]] = [:]
-    var throughput: [String: Double] = [:]
-    var wakeLatency: [Double] = []
-
-    static func percentile(_ samples: [Double], _ fraction: Double) -> Double {
-        guard !samples.isEmpty else { return 0 }
-        let sorted = samples.sorted()
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-    }
-
-    func table() -> String {
-        var lines = ["| latency, python hello world | n | p50 ms | p95 ms | min ms | p50 / raw |", "|---|---|---|---|---|---|"]
-        let rawP50 = Self.percentile(latency["raw_lifecycle"] ?? [], 0.5)
-        for name in ["raw_lifecycle", "post_run_pool_off", "post_run_pool_on"] {
-            guard let samples = latency[name] else { continue }
-            let p50 = Self.percentile(samples, 0.5)
-            lines.append(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.2f |", name, samples.count, p50,
-                Self.percentile(samples, 0.95), samples.min() ?? 0, rawP50 > 0 ? p50 / rawP50 : 0))
-        }
-        lines += ["", "| throughput | runs/s | / raw ceiling |", "|---|---|---|"]
-        let ceiling = throughput["raw_lifecycle_x8"] ?? 0
-        for name in throughput.keys.sorted() {
-            let value = throughput[name] ?? 0
-            lines.append(String(format: "| %@ | %.2f | %.2f |", name, value, ceiling > 0 ? value / ceiling : 0))
-        }
-        if !wakeLatency.isEmpty {
-            lines += ["", String(format: "commit → change hint (wake latency): p50 %.2f ms, p99 %.2f ms (n=%d)",
-                Self.percentile(wakeLatency, 0.5), Self.percentile(wakeLatency, 0.99), wakeLatency.count)]
-        }
-        return lines.joined(separator: "\n")
     }
 }
 

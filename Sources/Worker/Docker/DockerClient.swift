@@ -44,7 +44,7 @@ final class DockerClient: Sendable {
 
     // MARK: - containers
 
-    func createContainer(_ config: ContainerConfig) async throws -> String {
+    func createContainer(_ config: some Encodable & Sendable) async throws -> String {
         let body = try JSONEncoder().encode(config)
         return try await decode(ContainerCreated.self, from: request(.POST, "/containers/create", body: body)).Id
     }
@@ -98,6 +98,31 @@ final class DockerClient: Sendable {
         let filters = #"{"label":["\#(label)"]}"#
         let query = filters.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         return try await decode([ContainerSummary].self, from: request(.GET, "/containers/json?all=1&filters=\(query)"))
+    }
+
+    /// Both streams of a stopped container's log (json-file driver), as the engine frames them.
+    func logs(_ id: String) async throws -> ByteBuffer {
+        try await request(.GET, "/containers/\(id)/logs?stdout=1&stderr=1")
+    }
+
+    /// A tar of `path` inside a container, or nil when the path does not exist.
+    func archive(_ id: String, path: String) async throws -> ByteBuffer? {
+        let query = path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path
+        do {
+            return try await request(.GET, "/containers/\(id)/archive?path=\(query)")
+        } catch let error as DockerEngineError where error.isNotFound {
+            return nil
+        }
+    }
+
+    // MARK: - volumes
+
+    func createVolume(named name: String) async throws {
+        _ = try await request(.POST, "/volumes/create", body: try JSONEncoder().encode(["Name": name]))
+    }
+
+    func removeVolume(named name: String) async throws {
+        _ = try await request(.DELETE, "/volumes/\(name)", timeout: .seconds(30))
     }
 
     // MARK: - images

@@ -1,0 +1,68 @@
+import Foundation
+import Queue
+import Synchronization
+
+/// The queue's two hops, measured between three connections to one SQLite file, as between
+/// the API and worker processes (each has its own change watcher):
+/// - enqueue → claim: from the call to `enqueue` until an idle worker, woken by its change
+///   stream, holds the job;
+/// - complete → waiting API: from the call to `complete` until a waiter, woken by its change
+///   stream, has read the job as finished.
+///
+/// The worker and the waiter consume their hints continuously, as the real ones do: a hint left
+/// over from the round's earlier write mostly costs them one empty look.
+enum QueueHopBench {
+    struct Latencies: Encodable {
+        var enqueueToClaim: [Double] = []
+        var completeToWaiter: [Double] = []
+    }
+
+    static func measure(path: String, rounds: Int) async throws -> Latencies {
+        let producer = try SQLiteJobStore(path: path)
+        let worker = try SQLiteJobStore(path: path)
+        let waiter = try SQLiteJobStore(path: path)
+        let (claims, claimed) = AsyncStream<(ClaimedJob, ContinuousClock.Instant)>.makeStream()
+        let (finishes, finished) = AsyncStream<ContinuousClock.Instant>.makeStream()
+        let watchedJob = WatchedJob()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            let workerHints = worker.changes()
+            let waiterHints = waiter.changes()
+            group.addTask {
+                for await _ in workerHints {
+                    for job in try await worker.claim(worker: "bench", limit: 8, leaseSeconds: 60) {
+                        claimed.yield((job, .now))
+                    }
+                }
+            }
+            group.addTask {
+                for await _ in waiterHints {
+                    guard let id = watchedJob.id.withLock({ $0 }), try await !waiter.finishedJobs(among: [id]).isEmpty else { continue }
+                    watchedJob.id.withLock { $0 = nil }
+                    finished.yield(.now)
+                }
+            }
+            var latencies = Latencies()
+            var claimedJobs = claims.makeAsyncIterator()
+            var finishedJobs = finishes.makeAsyncIterator()
+            for _ in 0..<rounds {
+                let enqueued = ContinuousClock.now
+                _ = try await producer.enqueue(NewJob(kind: .run, owner: "bench", payload: Data("{}".utf8)), maxQueueDepth: nil)
+                guard let (job, claimedAt) = await claimedJobs.next() else { throw BenchFailure("the worker stopped claiming") }
+                latencies.enqueueToClaim.append((claimedAt - enqueued).milliseconds)
+
+                watchedJob.id.withLock { $0 = job.job.id }
+                let completing = ContinuousClock.now
+                guard try await worker.complete(job.lease, result: Data("{}".utf8)) else { throw BenchFailure("the lease was lost") }
+                guard let finishedAt = await finishedJobs.next() else { throw BenchFailure("the waiter stopped") }
+                latencies.completeToWaiter.append((finishedAt - completing).milliseconds)
+            }
+            group.cancelAll()
+            return latencies
+        }
+    }
+}
+
+/// The job the waiter looks for, shared with the round that completes it.
+private final class WatchedJob: Sendable {
+    let id = Mutex<Int64?>(nil)
+}
