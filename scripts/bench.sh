@@ -4,8 +4,8 @@
 #   - latency and throughput: two services side by side, the warm pool on (POOL_SIZE=2) and off
 #     (POOL_SIZE=0), against the raw Engine API lifecycle, `docker run --rm` and the seed's
 #     engine calls (code-runner-worker bench);
-#   - the queue alone: its wake-ups (enqueue → claim, complete → waiting API; same command) and
-#     no-op claim+complete jobs/s with 1 and 4 worker processes;
+#   - the queue alone, once the services are stopped: its wake-ups (enqueue → claim, complete →
+#     waiting API; queue-hops) and no-op claim+complete jobs/s with 1 and 4 worker processes;
 #   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
 # Prints Markdown tables and writes bench/results/bench.json. RUNS (30) sets the latency rounds.
 set -uo pipefail
@@ -40,7 +40,7 @@ start_service warm 2; warm=$started_port
 start_service cold 0; cold=$started_port
 echo "## POST /run and the raw lifecycle (python hello world; same image and flags; services: 2 workers × WORKER_CONCURRENCY=$BENCH_CONCURRENCY)"
 "$BIN/code-runner-worker" bench --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
-    --runs "$RUNS" --queue-database "$work/wake.sqlite" --json "$out/bench.json" || exit 1
+    --runs "$RUNS" --json "$out/bench.json" || exit 1
 
 echo
 echo "## Peak RSS (VmHWM)"
@@ -50,6 +50,15 @@ for s in "${services[@]}"; do
         echo "- $name (pid $pid): $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$pid/status)"
     done
 done
+
+# The queue alone is alone: the services and their containers go first.
+for s in "${services[@]}"; do kill -TERM -- -"$s" 2>/dev/null; done
+wait "${services[@]}" 2>/dev/null
+services=()
+
+echo
+echo "## The queue alone: wake-ups between three connections (code-runner-worker queue-hops)"
+"$BIN/code-runner-worker" queue-hops --database "$work/hops.sqlite" --json "$out/queue-hops.json" || exit 1
 
 echo
 echo "## The queue alone (no-op executor, claim + complete)"

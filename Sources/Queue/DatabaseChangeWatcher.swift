@@ -55,6 +55,12 @@ final class DatabaseChangeWatcher: Sendable {
         }
     }
 
+    /// Pauses between the looks after a write event: short at first (the commit is usually
+    /// visible within tens of microseconds of its WAL write), then 1 ms, ≈ 10 ms in all. Each look
+    /// is one `PRAGMA data_version`, a few microseconds.
+    static let pausesBetweenLooks: [Duration] = [50, 100, 200, 400, 800].map { Duration.microseconds($0) }
+        + Array(repeating: .milliseconds(1), count: 8)
+
     private func currentVersion() -> Int? {
         try? connection.inDatabase { db in
             try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version"))
@@ -73,10 +79,10 @@ final class DatabaseChangeWatcher: Sendable {
             }
         }
         defer { ticker.cancel() }
-        let looks = monitor == nil ? 1 : 10
+        let pauses = monitor == nil ? [] : Self.pausesBetweenLooks
         for await _ in writes {
             // A few quick looks: the commit becomes visible right after its WAL write.
-            for attempt in 0..<looks {
+            for attempt in 0...pauses.count {
                 let version = currentVersion()
                 if version != last {
                     last = version
@@ -84,7 +90,7 @@ final class DatabaseChangeWatcher: Sendable {
                     for continuation in targets { continuation.yield() }
                     break
                 }
-                if attempt < looks - 1 { try? await Task.sleep(for: .milliseconds(1)) }
+                if attempt < pauses.count { try? await Task.sleep(for: pauses[attempt]) }
             }
         }
     }

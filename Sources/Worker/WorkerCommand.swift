@@ -11,7 +11,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "code-runner-worker",
         abstract: "Runs queued code-execution jobs in hardened Docker containers.",
-        subcommands: [Serve.self, QueueProbe.self, LatencyBench.self],
+        subcommands: [Serve.self, QueueProbe.self, QueueHopBench.self, LatencyBench.self],
         defaultSubcommand: Serve.self)
 }
 

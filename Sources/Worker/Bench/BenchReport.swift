@@ -4,9 +4,10 @@ import Foundation
 struct BenchReport: Encodable {
     /// Milliseconds per run, by path (`raw_lifecycle`, `post_run_pool_on`, …).
     var latency: [String: [Double]] = [:]
-    /// Runs per second, by path and client count (`pool_on_c16`, …).
+    /// Runs per second, by path and client count (`pool_on_c16`, …): the median of the rounds.
     var throughput: [String: Double] = [:]
-    var queueHops: QueueHopBench.Latencies?
+    /// Every round's runs per second.
+    var throughputRounds: [String: [Double]] = [:]
 
     /// Nearest-rank percentile; 0 for no samples.
     static func percentile(_ samples: [Double], _ fraction: Double) -> Double {
@@ -24,19 +25,13 @@ struct BenchReport: Encodable {
             lines.append(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.2f |", name, samples.count, p50,
                 Self.percentile(samples, 0.95), samples.min() ?? 0, ratio(p50, rawP50)))
         }
-        lines += ["", "| throughput | runs/s | / raw ceiling (raw_lifecycle_x8) | / seed (seed_engine_calls_c16) |", "|---|---|---|---|"]
+        lines += ["", "| throughput | runs/s (median) | / raw ceiling (raw_lifecycle_x8) | / seed (seed_engine_calls_c16) | rounds |", "|---|---|---|---|---|"]
         let ceiling = throughput["raw_lifecycle_x8"] ?? 0
         let seed = throughput["seed_engine_calls_c16"] ?? 0
         for name in throughput.keys.sorted() {
             let value = throughput[name] ?? 0
-            lines.append(String(format: "| %@ | %.2f | %.2f | %.2f |", name, value, ratio(value, ceiling), ratio(value, seed)))
-        }
-        if let queueHops {
-            lines += ["", "| queue wake-up | n | p50 ms | p99 ms |", "|---|---|---|---|"]
-            for (name, samples) in [("enqueue → claim", queueHops.enqueueToClaim), ("complete → waiting API", queueHops.completeToWaiter)] {
-                lines.append(String(format: "| %@ | %d | %.2f | %.2f |", name, samples.count,
-                    Self.percentile(samples, 0.5), Self.percentile(samples, 0.99)))
-            }
+            let rounds = (throughputRounds[name] ?? []).map { String(format: "%.2f", $0) }.joined(separator: ", ")
+            lines.append(String(format: "| %@ | %.2f | %.2f | %.2f | %@ |", name, value, ratio(value, ceiling), ratio(value, seed), rounds))
         }
         return lines.joined(separator: "\n")
     }

@@ -13,8 +13,8 @@ import Queue
 /// - throughput: runs per second at 1, 4 and 16 concurrent clients, pool off and on, next to 8
 ///   concurrent raw lifecycles (the machine's container-churn ceiling) and 16 concurrent seed
 ///   lifecycles (the seed has no concurrency limit);
-/// - the queue alone: its two wake-ups, enqueue → claim and complete → waiting API
-///   (`QueueHopBench`).
+/// The queue's own figures come from `queue-probe` and `queue-hops`, run by `scripts/bench.sh`
+/// once the services are stopped.
 struct LatencyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Latency and throughput of POST /run against the raw container lifecycle.",
@@ -32,14 +32,14 @@ struct LatencyBench: AsyncParsableCommand {
     @Option(help: "Measured latency rounds (after 3 warm-up rounds).")
     var runs = 30
 
-    @Option(help: "Requests per throughput measurement.")
-    var throughputRequests = 48
+    @Option(help: "Requests per throughput measurement (at least 4 per client).")
+    var throughputRequests = 96
+
+    @Option(help: "Interleaved rounds of throughput measurements; the median is reported.")
+    var throughputRounds = 5
 
     @Option(help: "Docker socket.")
     var dockerSocket = "/var/run/docker.sock"
-
-    @Option(help: "A scratch SQLite file for the queue-hop measurement; omit to skip.")
-    var queueDatabase: String?
 
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
@@ -51,42 +51,39 @@ struct LatencyBench: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         var report = BenchReport()
 
-        var raw: [Double] = []
-        var warm: [Double] = []
-        var cold: [Double] = []
-        var cli: [Double] = []
-        var seed: [Double] = []
+        // Each round measures every path once, starting one further along the list each time: a
+        // path never always follows the pooled run, whose pool refill then occupies the engine.
+        var paths: [(name: String, measure: () async throws -> Double)] = [
+            ("raw_lifecycle", { try await rawLifecycle(docker) }),
+            ("post_run_pool_on", { try await postRun(http, base: url) }),
+            ("docker_run_cli", { try await ReferenceLifecycles.dockerRun(code: Self.code) }),
+            ("seed_engine_calls", { try await ReferenceLifecycles.seed(docker, code: Self.code) }),
+        ]
+        if let coldURL { paths.append(("post_run_pool_off", { try await postRun(http, base: coldURL) })) }
         for round in 0..<(runs + 3) {
-            let lifecycle = try await rawLifecycle(docker)
-            let pooled = try await postRun(http, base: url)
-            let unpooled = try await coldURL.asyncMap { try await postRun(http, base: $0) }
-            let dockerRun = try await ReferenceLifecycles.dockerRun(code: Self.code)
-            let seedLifecycle = try await ReferenceLifecycles.seed(docker, code: Self.code)
-            if round >= 3 {
-                raw.append(lifecycle)
-                warm.append(pooled)
-                if let unpooled { cold.append(unpooled) }
-                cli.append(dockerRun)
-                seed.append(seedLifecycle)
+            for offset in paths.indices {
+                let path = paths[(round + offset) % paths.count]
+                let milliseconds = try await path.measure()
+                if round >= 3 { report.latency[path.name, default: []].append(milliseconds) }
             }
         }
-        report.latency["raw_lifecycle"] = raw
-        report.latency["docker_run_cli"] = cli
-        report.latency["seed_engine_calls"] = seed
-        report.latency["post_run_pool_on"] = warm
-        if coldURL != nil { report.latency["post_run_pool_off"] = cold }
 
-        report.throughput["raw_lifecycle_x8"] = try await throughput(concurrency: 8) { try await rawLifecycle(docker) }
-        report.throughput["seed_engine_calls_c16"] = try await throughput(concurrency: 16) {
-            try await ReferenceLifecycles.seed(docker, code: Self.code)
-        }
+        // Throughput: every measurement `throughputRounds` times, the rounds interleaved, the
+        // median reported — the machine's speed drifts over minutes, ratios must not.
+        var loads: [(name: String, clients: Int, run: @Sendable () async throws -> Double)] = [
+            ("raw_lifecycle_x8", 8, { try await rawLifecycle(docker) }),
+            ("seed_engine_calls_c16", 16, { try await ReferenceLifecycles.seed(docker, code: Self.code) }),
+        ]
         for clients in [1, 4, 16] {
-            report.throughput["pool_on_c\(clients)"] = try await throughput(concurrency: clients) { try await postRun(http, base: url) }
-            if let coldURL {
-                report.throughput["pool_off_c\(clients)"] = try await throughput(concurrency: clients) { try await postRun(http, base: coldURL) }
-            }
+            loads.append(("pool_on_c\(clients)", clients, { try await postRun(http, base: url) }))
+            if let coldURL { loads.append(("pool_off_c\(clients)", clients, { try await postRun(http, base: coldURL) })) }
         }
-        if let queueDatabase { report.queueHops = try await QueueHopBench.measure(path: queueDatabase, rounds: 500) }
+        var rates: [String: [Double]] = [:]
+        for _ in 0..<throughputRounds {
+            for load in loads { rates[load.name, default: []].append(try await throughput(concurrency: load.clients, load.run)) }
+        }
+        report.throughput = rates.mapValues { BenchReport.percentile($0, 0.5) }
+        report.throughputRounds = rates
         try await http.shutdown()
         await docker.shutdown()
         print(report.table())
@@ -138,17 +135,28 @@ struct LatencyBench: AsyncParsableCommand {
         return elapsed.milliseconds
     }
 
-    /// Runs per second with `concurrency` clients doing `throughputRequests` runs in all.
+    /// Runs per second with `concurrency` clients doing `throughputRequests` runs in all, in the
+    /// steady state: timed from the `concurrency`-th completion to the `concurrency`-th from last,
+    /// so that neither the start (a full pool, an idle engine) nor the drain (fewer runs in
+    /// flight than clients) counts.
     private func throughput(concurrency: Int, _ operation: @escaping @Sendable () async throws -> Double) async throws -> Double {
-        let started = ContinuousClock.now
-        let perClient = max(1, throughputRequests / concurrency)
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let perClient = max(4, throughputRequests / concurrency)
+        let completions = try await withThrowingTaskGroup(of: [ContinuousClock.Instant].self) { group in
             for _ in 0..<concurrency {
-                group.addTask { for _ in 0..<perClient { _ = try await operation() } }
+                group.addTask {
+                    var finished: [ContinuousClock.Instant] = []
+                    for _ in 0..<perClient {
+                        _ = try await operation()
+                        finished.append(.now)
+                    }
+                    return finished
+                }
             }
-            try await group.waitForAll()
-        }
-        return Double(perClient * concurrency) / ((ContinuousClock.now - started).milliseconds / 1000)
+            return try await group.reduce(into: []) { $0 += $1 }
+        }.sorted()
+        let first = completions[concurrency]
+        let last = completions[completions.count - 1 - concurrency]
+        return Double(completions.count - 1 - 2 * concurrency) / ((last - first).milliseconds / 1000)
     }
 }
 

@@ -1,9 +1,11 @@
+import ArgumentParser
 import Foundation
 import Queue
 import Synchronization
 
-/// The queue's two hops, measured between three connections to one SQLite file, as between
-/// the API and worker processes (each has its own change watcher):
+/// `code-runner-worker queue-hops` (part of `make bench`): the queue's two wake-ups, measured
+/// between three connections to one SQLite file, as between the API and worker processes (each
+/// has its own change watcher):
 /// - enqueue → claim: from the call to `enqueue` until an idle worker, woken by its change
 ///   stream, holds the job;
 /// - complete → waiting API: from the call to `complete` until a waiter, woken by its change
@@ -11,10 +13,38 @@ import Synchronization
 ///
 /// The worker and the waiter consume their hints continuously, as the real ones do: a hint left
 /// over from the round's earlier write mostly costs them one empty look.
-enum QueueHopBench {
+struct QueueHopBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue-hops", abstract: "Wake-up latencies of the queue (enqueue → claim, complete → waiting API).",
+        shouldDisplay: false)
+
+    @Option(help: "A scratch SQLite database file.")
+    var database: String
+
+    @Option(help: "Measured rounds.")
+    var rounds = 1000
+
+    @Option(help: "Write the samples (milliseconds) as JSON to this file.")
+    var json: String?
+
     struct Latencies: Encodable {
         var enqueueToClaim: [Double] = []
         var completeToWaiter: [Double] = []
+    }
+
+    func run() async throws {
+        let latencies = try await Self.measure(path: database, rounds: rounds)
+        var lines = ["| queue wake-up | n | p50 ms | p99 ms |", "|---|---|---|---|"]
+        for (name, samples) in [("enqueue → claim", latencies.enqueueToClaim), ("complete → waiting API", latencies.completeToWaiter)] {
+            lines.append(String(format: "| %@ | %d | %.2f | %.2f |", name, samples.count,
+                BenchReport.percentile(samples, 0.5), BenchReport.percentile(samples, 0.99)))
+        }
+        print(lines.joined(separator: "\n"))
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(latencies).write(to: URL(fileURLWithPath: json))
+        }
     }
 
     static func measure(path: String, rounds: Int) async throws -> Latencies {

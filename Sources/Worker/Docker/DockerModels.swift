@@ -75,9 +75,11 @@ struct ImageSummary: Decodable, Sendable {
     var Labels: [String: String]?
 }
 
-struct EngineVersion: Decodable, Sendable {
-    var Version: String
-    var ApiVersion: String
+/// `GET /info`, the two fields the worker reads.
+struct EngineInfo: Decodable, Sendable {
+    var ServerVersion: String
+    /// Images in the engine's store, dangling ones included.
+    var Images: Int
 }
 
 struct EngineErrorBody: Decodable {

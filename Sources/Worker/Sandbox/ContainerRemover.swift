@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 
 /// Removes finished containers in the background (a forced remove costs 5–30 ms that no client
@@ -13,9 +14,16 @@ final class ContainerRemover: Sendable {
         self.logger = logger
     }
 
+    /// How long a container may take to end by itself before it is removed by force.
+    static let graceBeforeKill: TimeAmount = .seconds(2)
+
     func remove(_ containerID: String) {
         let task = Task { [self] in
             do {
+                // A run is answered from its trailer, a few milliseconds before the container has
+                // ended. Removing it then would make the engine kill it first (more engine work
+                // per run); it ends by itself right away, unless something in it lingers.
+                _ = try? await docker.waitContainer(containerID, timeout: Self.graceBeforeKill)
                 try await docker.removeContainer(containerID)
             } catch {
                 logger.warning("container removal failed; the orphan sweep will retry", metadata: ["container": "\(containerID.prefix(12))", "error": "\(error)"])

@@ -13,10 +13,21 @@ final class EngineMonitor: Sendable {
         var images: [String] = []
     }
 
+    /// When the image list was last read and the engine's image count then.
+    private struct ImageListing {
+        var readAt: ContinuousClock.Instant
+        var engineImageCount: Int
+    }
+
+    /// The image list is read again at least this often, even if the image count stayed the
+    /// same (a `docker tag` onto an existing image does not change it).
+    static let imageListingMaximumAge: Duration = .seconds(30)
+
     private let docker: DockerClient
     private let logger: Logger
     private let current = Mutex(Snapshot())
     private let reportedOnce = Mutex(false)
+    private let lastListing = Mutex<ImageListing?>(nil)
 
     init(docker: DockerClient, logger: Logger) {
         self.docker = docker
@@ -35,16 +46,27 @@ final class EngineMonitor: Sendable {
     }
 
     /// Asks the engine for its version and images; logs when reachability changes.
+    ///
+    /// Listing images costs the engine time in proportion to their number, so the list is read
+    /// only when the engine's image count changed (a build, a removal, a load) or the list is
+    /// older than `imageListingMaximumAge`; every other refresh is one cheap `/info`.
     @discardableResult
     func refresh() async -> Snapshot {
         var next = Snapshot()
         if !FileManager.default.fileExists(atPath: docker.socketPath) {
             next.error = "Docker socket not found at \(docker.socketPath)"
         } else { do {
-            let version = try await docker.version()
-            let images = try await docker.imageTags(prefix: "code-runner-")
-                + docker.imageTags(prefix: "prebuilt-")
-            next = Snapshot(connected: true, version: version.Version, error: nil, images: images.sorted())
+            let info = try await docker.info()
+            let previous = current.withLock { $0 }
+            let listing = lastListing.withLock { $0 }
+            var images = previous.images
+            if !previous.connected || listing == nil || listing?.engineImageCount != info.Images
+                || ContinuousClock.now - (listing?.readAt ?? .now) >= Self.imageListingMaximumAge {
+                let readAt = ContinuousClock.now
+                images = try await docker.imageTags(prefixes: ["code-runner-", "prebuilt-"]).sorted()
+                lastListing.withLock { $0 = ImageListing(readAt: readAt, engineImageCount: info.Images) }
+            }
+            next = Snapshot(connected: true, version: info.ServerVersion, error: nil, images: images)
         } catch {
             next.error = String(describing: error)
         } }
