@@ -36,5 +36,12 @@ struct BenchReport: Encodable {
         return lines.joined(separator: "\n")
     }
 
+    /// Writes bench figures as sorted, indented JSON.
+    static func writeJSON(_ value: some Encodable, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    }
+
     private func ratio(_ value: Double, _ base: Double) -> Double { base > 0 ? value / base : 0 }
 }

@@ -87,11 +87,7 @@ struct LatencyBench: AsyncParsableCommand {
         try await http.shutdown()
         await docker.shutdown()
         print(report.table())
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
-        }
+        if let json { try BenchReport.writeJSON(report, to: json) }
     }
 
     /// create → attach → start → read to EOF → wait → remove, timed as one.

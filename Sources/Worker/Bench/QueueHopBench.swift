@@ -40,11 +40,7 @@ struct QueueHopBench: AsyncParsableCommand {
                 BenchReport.percentile(samples, 0.5), BenchReport.percentile(samples, 0.99)))
         }
         print(lines.joined(separator: "\n"))
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(latencies).write(to: URL(fileURLWithPath: json))
-        }
+        if let json { try BenchReport.writeJSON(latencies, to: json) }
     }
 
     static func measure(path: String, rounds: Int) async throws -> Latencies {

@@ -14,9 +14,15 @@ final class EngineMonitor: Sendable {
     }
 
     /// When the image list was last read and the engine's image count then.
-    private struct ImageListing {
+    struct ImageListing: Sendable {
         var readAt: ContinuousClock.Instant
         var engineImageCount: Int
+
+        /// Whether the list must be read again: the engine's image count moved, or the list is
+        /// `maximumAge` old.
+        func isStale(engineImageCount count: Int, at now: ContinuousClock.Instant, maximumAge: Duration) -> Bool {
+            count != engineImageCount || now - readAt >= maximumAge
+        }
     }
 
     /// The image list is read again at least this often, even if the image count stayed the
@@ -60,8 +66,8 @@ final class EngineMonitor: Sendable {
             let previous = current.withLock { $0 }
             let listing = lastListing.withLock { $0 }
             var images = previous.images
-            if !previous.connected || listing == nil || listing?.engineImageCount != info.Images
-                || ContinuousClock.now - (listing?.readAt ?? .now) >= Self.imageListingMaximumAge {
+            let stale = listing?.isStale(engineImageCount: info.Images, at: .now, maximumAge: Self.imageListingMaximumAge) ?? true
+            if !previous.connected || stale {
                 let readAt = ContinuousClock.now
                 images = try await docker.imageTags(prefixes: ["code-runner-", "prebuilt-"]).sorted()
                 lastListing.withLock { $0 = ImageListing(readAt: readAt, engineImageCount: info.Images) }
