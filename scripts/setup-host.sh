@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a Debian host for Code Runner (run as root; idempotent; fast when nothing is to do):
-#   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates
+#   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev
 #      (`apt-get update` only when something is missing);
 #   2. starts dockerd in the background (log: $DOCKERD_LOG, default /var/log/dockerd.log) when
 #      the engine does not answer and no dockerd is running - never a second one;
@@ -8,7 +8,7 @@
 # Works without systemd. Prints what it did.
 set -euo pipefail
 
-PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates)
+PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev)
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 DOCKER_WAIT="${DOCKER_WAIT:-60}"
 
@@ -53,7 +53,8 @@ else
         mkdir -p "$(dirname "$DOCKERD_LOG")"
         # setsid + nohup: the daemon outlives this script and its terminal
         setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
-        say "dockerd started, pid $!"
+        started_pid=$!
+        say "dockerd started, pid $started_pid"
     fi
 fi
 
@@ -64,7 +65,11 @@ until docker_ok; do
         [ -f "$DOCKERD_LOG" ] && tail -n 20 "$DOCKERD_LOG" >&2
         die "docker engine did not answer within ${DOCKER_WAIT} s"
     fi
-    if ! pgrep -x dockerd >/dev/null 2>&1; then
+    # The pid we started (setsid and nohup exec into dockerd, so it keeps the pid); pgrep -x
+    # would miss it in the moment before nohup has exec'd, and call a starting daemon dead.
+    if [ -n "${started_pid:-}" ]; then alive() { kill -0 "$started_pid" 2>/dev/null; }
+    else alive() { pgrep -x dockerd >/dev/null 2>&1; }; fi
+    if ! alive; then
         [ -f "$DOCKERD_LOG" ] && tail -n 20 "$DOCKERD_LOG" >&2
         die "dockerd exited (log: $DOCKERD_LOG)"
     fi

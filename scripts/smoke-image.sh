@@ -8,6 +8,7 @@
 #
 # Checks: hello world, a second file imported, stdin, SDK metadata (set and get), non-zero exit
 # with stderr, custom entrypoint, /workspace and /metadata links, compile errors (go, rust),
+# the supervisor root-owned and refusing same-uid /proc reads,
 # 1 MiB archive + 1 MiB stdin arriving intact (python), malformed header -> 125.
 # Environment: MEMORY (256m), DISK (256m), TIMEOUT per run in s (120), BENCH (0).
 set -euo pipefail
@@ -221,6 +222,13 @@ r = run("", entrypoint="printf '[1,2,3]' > /metadata/.quartermaster_metadata.jso
 ok = r["trailer"] == (0, -2)
 print(f"  {'ok  ' if ok else 'FAIL'} {'metadata over cap':<22} {r['time'] * 1000:6.0f} ms")
 ok or failures.append("metadata over cap")
+# the supervisor (the shell's parent) is root-owned, not writable, and refuses same-uid reads
+r = run("", entrypoint="/usr/bin/stat -L -c '%U %a' /usr/local/bin/code-runner-entrypoint; "
+                       "/bin/cat /proc/$PPID/environ >/dev/null 2>&1 && echo environ-readable || echo environ-refused; "
+                       "/bin/cat /proc/$PPID/maps >/dev/null 2>&1 && echo maps-readable || echo maps-refused")
+ok = r["trailer"] is not None and r["trailer"][0] == 0 and r["stdout"].split("\n")[:3] == ["root 755", "environ-refused", "maps-refused"]
+print(f"  {'ok  ' if ok else 'FAIL'} {'supervisor sealed':<22} {r['time'] * 1000:6.0f} ms")
+ok or (failures.append("supervisor sealed"), print(f"         {r['stdout'][:300]!r}"))
 r = run("", raw=b"CR1 nonsense\n")
 ok = r["rc"] == 125 and r["trailer"] is None and "malformed" in r["stderr"]
 print(f"  {'ok  ' if ok else 'FAIL'} {'malformed header':<22} {r['time'] * 1000:6.0f} ms")

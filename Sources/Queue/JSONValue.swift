@@ -11,6 +11,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// Decodes a value this service encoded itself (stored payloads and results). Not for
+    /// untrusted text: `Decoder` cannot tell a value's type without guessing, and every wrong
+    /// guess (a `try?` per scalar type at each level) builds an error carrying the coding path,
+    /// so with `JSONDecoder` the cost grows with depth × size. Use `parse(_:)` for input.
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -43,8 +47,13 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses JSON text; `nil` when it is not valid JSON.
+    /// Parses JSON text with `JSONParser` (strict RFC 8259, linear in the size, at most
+    /// `JSONParser.maximumDepth` levels, the last of duplicate keys wins); `nil` when it is not
+    /// accepted. Use `JSONParser.parse(_:)` to learn why.
+    ///
+    /// This is the way to read untrusted JSON (request bodies, program metadata): the
+    /// `Decodable` conformance is for values this service encoded itself.
     public static func parse(_ data: Data) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: data)
+        try? JSONParser.parse(data)
     }
 }

@@ -63,17 +63,22 @@ public protocol JobStore: Sendable {
     func recordCleanup(_ report: CleanupReport) async throws
     func lastCleanup() async throws -> CleanupReport?
 
-    // MARK: prebuilt images
-    func beginPrebuild(tag: String, baseRuntime: String, setupScript: String) async throws
-    func finishPrebuild(tag: String, outcome: PrebuildOutcome) async throws
-    /// One build per tag across all workers: a lease on the tag's record.
-    func acquirePrebuildLock(tag: String, owner: String, seconds: Double) async throws -> Bool
-    func releasePrebuildLock(tag: String, owner: String) async throws
-    func prebuild(tag: String) async throws -> Prebuild?
-    func prebuilds() async throws -> [Prebuild]
-    func touchPrebuild(tag: String) async throws
-    func deletePrebuilds(tags: [String]) async throws -> [String]
-    func stalePrebuilds(olderThanDays days: Double) async throws -> [String]
+    // MARK: prebuilt images (always addressed by owner and tag)
+    /// Records a (re)build request; `.ownerBusy` while the owner has another build under way
+    /// (begun less than `busyFor` seconds ago).
+    func beginPrebuild(_ key: PrebuildKey, baseRuntime: String, setupScript: String, busyFor: Double) async throws -> PrebuildStart
+    func finishPrebuild(_ key: PrebuildKey, outcome: PrebuildOutcome) async throws
+    /// One build per image across all workers: a lease on the image's record, held by a worker.
+    func acquirePrebuildLock(_ key: PrebuildKey, holder: String, seconds: Double) async throws -> Bool
+    func releasePrebuildLock(_ key: PrebuildKey, holder: String) async throws
+    func prebuild(_ key: PrebuildKey) async throws -> Prebuild?
+    func prebuilds(owner: String) async throws -> [Prebuild]
+    /// Every owner's images, counted by status.
+    func prebuildCounts() async throws -> [Prebuild.Status: Int]
+    func touchPrebuild(_ key: PrebuildKey) async throws
+    func deletePrebuilds(_ keys: [PrebuildKey]) async throws -> [PrebuildKey]
+    /// The owner's stale images, or every owner's when `owner` is nil.
+    func stalePrebuilds(olderThanDays days: Double, owner: String?) async throws -> [PrebuildKey]
 
     // MARK: metrics
     /// Adds a worker's counter and histogram increments to the shared totals.

@@ -108,6 +108,34 @@ enum Migrations {
         ) WITHOUT ROWID;
         ALTER TABLE workers ADD COLUMN pool_ready INTEGER NOT NULL DEFAULT 0;
         """,
+        // 6: prebuilt images belong to the credential that built them: keyed by (owner, tag).
+        // Images recorded before had no owner; they keep the owner '' (the one owner of a
+        // service without authentication), so no credential inherits them.
+        """
+        CREATE TABLE prebuilds_by_owner (
+            owner TEXT NOT NULL DEFAULT '',
+            tag TEXT NOT NULL,
+            base_runtime TEXT NOT NULL,
+            setup_script TEXT NOT NULL,
+            status TEXT NOT NULL,
+            build_log TEXT NOT NULL DEFAULT '',
+            size_bytes INTEGER NOT NULL DEFAULT 0,
+            layer_size_bytes INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            built_at REAL,
+            last_used_at REAL,
+            build_holder TEXT,
+            build_lease_until REAL,
+            build_started_at REAL,
+            PRIMARY KEY (owner, tag)
+        );
+        INSERT INTO prebuilds_by_owner (owner, tag, base_runtime, setup_script, status, build_log, size_bytes,
+            layer_size_bytes, created_at, built_at, last_used_at, build_holder, build_lease_until, build_started_at)
+        SELECT '', tag, base_runtime, setup_script, status, build_log, size_bytes, layer_size_bytes, created_at,
+            built_at, last_used_at, build_owner, build_lease_until, created_at FROM prebuilds;
+        DROP TABLE prebuilds;
+        ALTER TABLE prebuilds_by_owner RENAME TO prebuilds;
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

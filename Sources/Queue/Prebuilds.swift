@@ -1,14 +1,49 @@
 import Foundation
 import GRDB
 
-/// A prebuilt image as the service recorded it: `prebuilt-<tag>` = `code-runner-<base>` plus a
-/// setup script run as root at build time.
+/// Who a prebuilt image belongs to and what it is called: the credential's owner fingerprint
+/// (`""` when authentication is off) and the user's tag. Every prebuild route and every run by
+/// tag looks images up by this pair, so one owner never sees, runs, rebuilds or deletes
+/// another's image, and two owners may use the same tag without meeting.
+public struct PrebuildKey: Codable, Sendable, Hashable {
+    /// The owner fingerprint of the credential that built the image (`Job.owner`'s form).
+    public var owner: String
+    /// The tag without the `prebuilt-` prefix.
+    public var tag: String
+
+    public init(owner: String, tag: String) {
+        self.owner = owner
+        self.tag = tag
+    }
+
+    /// The name users see and send: `prebuilt-<tag>` (the seed's naming).
+    public var publicName: String { Self.publicPrefix + tag }
+
+    /// The image reference on a worker's engine. Owners are told apart by the Docker tag, which
+    /// a user's tag can never reach: `prebuilt-<tag>` (`:latest`) for the one owner of a service
+    /// without authentication, as before images had owners, and `prebuilt-<tag>:o<24 hex>`
+    /// (96 bits of the owner's SHA-256) for a credential.
+    public var engineReference: String {
+        owner.isEmpty ? publicName : "\(publicName):o\(SHA256.hexDigest(Array(owner.utf8)).prefix(24))"
+    }
+
+    /// The prefix of every prebuilt image's public name.
+    public static let publicPrefix = "prebuilt-"
+
+    /// `name` without an optional `prebuilt-` prefix.
+    public static func shortTag(_ name: String) -> String {
+        name.hasPrefix(publicPrefix) ? String(name.dropFirst(publicPrefix.count)) : name
+    }
+}
+
+/// A prebuilt image as the service recorded it: `code-runner-<base>` plus a setup script run as
+/// root at build time, owned by the credential that asked for it.
 public struct Prebuild: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable, CaseIterable {
         case building, ready, failed
     }
 
-    public var tag: String
+    public var key: PrebuildKey
     public var baseRuntime: String
     public var setupScript: String
     public var status: Status
@@ -19,7 +54,9 @@ public struct Prebuild: Codable, Sendable, Equatable {
     public var builtAt: Double?
     public var lastUsedAt: Double?
 
-    public var imageName: String { "prebuilt-\(tag)" }
+    public var tag: String { key.tag }
+    /// `prebuilt-<tag>`, as users name it.
+    public var imageName: String { key.publicName }
 }
 
 /// What a `prebuild` job asks a worker to do.
@@ -32,20 +69,52 @@ public struct PrebuildPayload: Codable, Sendable, Equatable {
     }
 
     public var action: Action
-    public var tag: String
+    /// Whose image, and its tag (the engine reference follows from both).
+    public var key: PrebuildKey
     public var baseRuntime: String
     public var setupScript: String
     public var timeoutSeconds: Int
     /// Cap on the build log kept.
     public var maxLogBytes: Int
 
-    public init(action: Action, tag: String, baseRuntime: String, setupScript: String, timeoutSeconds: Int, maxLogBytes: Int = 1 << 20) {
+    public var tag: String { key.tag }
+
+    public init(action: Action, key: PrebuildKey, baseRuntime: String, setupScript: String, timeoutSeconds: Int, maxLogBytes: Int = 1 << 20) {
         self.action = action
-        self.tag = tag
+        self.key = key
         self.baseRuntime = baseRuntime
         self.setupScript = setupScript
         self.timeoutSeconds = timeoutSeconds
         self.maxLogBytes = maxLogBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case action, key, tag, baseRuntime, setupScript, timeoutSeconds, maxLogBytes
+    }
+
+    /// Jobs stored before images had owners carry only `tag`: they belong to the owner `""`.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        action = try container.decode(Action.self, forKey: .action)
+        if let key = try container.decodeIfPresent(PrebuildKey.self, forKey: .key) {
+            self.key = key
+        } else {
+            key = PrebuildKey(owner: "", tag: try container.decode(String.self, forKey: .tag))
+        }
+        baseRuntime = try container.decode(String.self, forKey: .baseRuntime)
+        setupScript = try container.decode(String.self, forKey: .setupScript)
+        timeoutSeconds = try container.decode(Int.self, forKey: .timeoutSeconds)
+        maxLogBytes = try container.decodeIfPresent(Int.self, forKey: .maxLogBytes) ?? 1 << 20
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(action, forKey: .action)
+        try container.encode(key, forKey: .key)
+        try container.encode(baseRuntime, forKey: .baseRuntime)
+        try container.encode(setupScript, forKey: .setupScript)
+        try container.encode(timeoutSeconds, forKey: .timeoutSeconds)
+        try container.encode(maxLogBytes, forKey: .maxLogBytes)
     }
 }
 
@@ -62,108 +131,143 @@ public struct PrebuildOutcome: Codable, Sendable, Equatable {
         self.sizeBytes = sizeBytes
         self.layerSizeBytes = layerSizeBytes
     }
+
+    /// A build that did not happen or did not succeed, with the reason as its log.
+    public static func failure(_ log: String) -> PrebuildOutcome {
+        PrebuildOutcome(succeeded: false, log: log, sizeBytes: 0, layerSizeBytes: 0)
+    }
 }
 
+/// The answer to a build request.
+public enum PrebuildStart: Sendable, Equatable {
+    /// The spec is recorded and the image is `building`.
+    case started
+    /// The owner already has a build under way (one at a time per credential).
+    case ownerBusy
+}
+
+// Every statement of the `prebuilds` table (River's rule: one file of named statements per
+// table). Rows are always addressed by (owner, tag).
 extension SQLiteJobStore {
-    /// Records a (re)build request: the spec, status `building`.
-    public func beginPrebuild(tag: String, baseRuntime: String, setupScript: String) async throws {
+    /// Records a (re)build request of the owner's tag, status `building` — unless the owner has
+    /// another build under way: one concurrent build per credential. A build counts as under way
+    /// for `busyFor` seconds after it began (its timeout and slack), so a build whose worker died
+    /// does not block its owner for ever.
+    public func beginPrebuild(_ key: PrebuildKey, baseRuntime: String, setupScript: String, busyFor: Double) async throws -> PrebuildStart {
         let now = DatabaseClock.now
-        try await databasePool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO prebuilds (tag, base_runtime, setup_script, status, created_at)
-                    VALUES (?, ?, ?, 'building', \(now))
-                    ON CONFLICT(tag) DO UPDATE SET base_runtime = excluded.base_runtime,
-                        setup_script = excluded.setup_script, status = 'building'
-                    """, arguments: [tag, baseRuntime, setupScript])
+        return try await databasePool.write { db in
+            let busy = try SQLRequest<Bool>(literal: """
+                SELECT EXISTS(SELECT 1 FROM prebuilds WHERE owner = \(key.owner) AND status = 'building'
+                    AND build_started_at > \(sql: now) - \(busyFor))
+                """).fetchOne(db) ?? false
+            guard !busy else { return .ownerBusy }
+            try db.execute(literal: """
+                INSERT INTO prebuilds (owner, tag, base_runtime, setup_script, status, created_at, build_started_at)
+                VALUES (\(key.owner), \(key.tag), \(baseRuntime), \(setupScript), 'building', \(sql: now), \(sql: now))
+                ON CONFLICT(owner, tag) DO UPDATE SET base_runtime = excluded.base_runtime,
+                    setup_script = excluded.setup_script, status = 'building', build_started_at = excluded.build_started_at
+                """)
+            return .started
         }
     }
 
-    /// Takes the right to build `tag` for `seconds` (true), unless another live builder holds it.
-    /// A tag with no record can always be built.
-    public func acquirePrebuildLock(tag: String, owner: String, seconds: Double) async throws -> Bool {
+    /// Takes the right to build the image for `seconds` (true), unless another live builder
+    /// (`holder`: a worker id) holds it. An image with no record can always be built.
+    public func acquirePrebuildLock(_ key: PrebuildKey, holder: String, seconds: Double) async throws -> Bool {
         let now = DatabaseClock.now
         return try await databasePool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM prebuilds WHERE tag = ?)", arguments: [tag]) == true else {
+            guard try SQLRequest<Bool>(literal: "SELECT EXISTS(SELECT 1 FROM prebuilds WHERE owner = \(key.owner) AND tag = \(key.tag))").fetchOne(db) == true else {
                 return true
             }
-            try db.execute(
-                sql: """
-                    UPDATE prebuilds SET build_owner = ?, build_lease_until = \(now) + ?
-                    WHERE tag = ? AND (build_owner IS NULL OR build_owner = ? OR build_lease_until < \(now))
-                    """, arguments: [owner, seconds, tag, owner])
+            try db.execute(literal: """
+                UPDATE prebuilds SET build_holder = \(holder), build_lease_until = \(sql: now) + \(seconds)
+                WHERE owner = \(key.owner) AND tag = \(key.tag)
+                    AND (build_holder IS NULL OR build_holder = \(holder) OR build_lease_until < \(sql: now))
+                """)
             return db.changesCount == 1
         }
     }
 
-    public func releasePrebuildLock(tag: String, owner: String) async throws {
+    public func releasePrebuildLock(_ key: PrebuildKey, holder: String) async throws {
         try await databasePool.write { db in
-            try db.execute(
-                sql: "UPDATE prebuilds SET build_owner = NULL, build_lease_until = NULL WHERE tag = ? AND build_owner = ?",
-                arguments: [tag, owner])
+            try db.execute(literal: """
+                UPDATE prebuilds SET build_holder = NULL, build_lease_until = NULL
+                WHERE owner = \(key.owner) AND tag = \(key.tag) AND build_holder = \(holder)
+                """)
         }
     }
 
     /// Records a build's outcome.
-    public func finishPrebuild(tag: String, outcome: PrebuildOutcome) async throws {
+    public func finishPrebuild(_ key: PrebuildKey, outcome: PrebuildOutcome) async throws {
         let now = DatabaseClock.now
         try await databasePool.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE prebuilds SET status = ?, build_log = ?, size_bytes = ?, layer_size_bytes = ?,
-                        built_at = CASE WHEN ? THEN \(now) ELSE built_at END
-                    WHERE tag = ?
-                    """,
-                arguments: [
-                    outcome.succeeded ? "ready" : "failed", outcome.log, outcome.sizeBytes, outcome.layerSizeBytes,
-                    outcome.succeeded, tag,
-                ])
+            try db.execute(literal: """
+                UPDATE prebuilds SET status = \(outcome.succeeded ? "ready" : "failed"), build_log = \(outcome.log),
+                    size_bytes = \(outcome.sizeBytes), layer_size_bytes = \(outcome.layerSizeBytes),
+                    built_at = CASE WHEN \(outcome.succeeded) THEN \(sql: now) ELSE built_at END
+                WHERE owner = \(key.owner) AND tag = \(key.tag)
+                """)
         }
     }
 
-    public func prebuild(tag: String) async throws -> Prebuild? {
+    public func prebuild(_ key: PrebuildKey) async throws -> Prebuild? {
         try await databasePool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM prebuilds WHERE tag = ?", arguments: [tag]).map(Prebuild.init(row:))
+            try SQLRequest<Row>(literal: "SELECT * FROM prebuilds WHERE owner = \(key.owner) AND tag = \(key.tag)").fetchOne(db).map(Prebuild.init(row:))
         }
     }
 
-    public func prebuilds() async throws -> [Prebuild] {
+    /// The owner's prebuilt images, newest first.
+    public func prebuilds(owner: String) async throws -> [Prebuild] {
         try await databasePool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM prebuilds ORDER BY coalesce(built_at, created_at) DESC").map(Prebuild.init(row:))
+            try SQLRequest<Row>(literal: """
+                SELECT * FROM prebuilds WHERE owner = \(owner) ORDER BY coalesce(built_at, created_at) DESC, tag
+                """).fetchAll(db).map(Prebuild.init(row:))
+        }
+    }
+
+    /// How many images every owner has, by status (for `/metrics`).
+    public func prebuildCounts() async throws -> [Prebuild.Status: Int] {
+        try await databasePool.read { db in
+            var counts: [Prebuild.Status: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM prebuilds GROUP BY status") {
+                if let status = Prebuild.Status(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
         }
     }
 
     /// Marks a prebuilt image as used now (age counts from the last build or use).
-    public func touchPrebuild(tag: String) async throws {
+    public func touchPrebuild(_ key: PrebuildKey) async throws {
         let now = DatabaseClock.now
         try await databasePool.write { db in
-            try db.execute(sql: "UPDATE prebuilds SET last_used_at = \(now) WHERE tag = ?", arguments: [tag])
+            try db.execute(literal: "UPDATE prebuilds SET last_used_at = \(sql: now) WHERE owner = \(key.owner) AND tag = \(key.tag)")
         }
     }
 
-    /// Forgets prebuilt images; returns the tags that were recorded.
-    public func deletePrebuilds(tags: [String]) async throws -> [String] {
-        guard !tags.isEmpty else { return [] }
+    /// Forgets prebuilt images; returns the ones that were recorded.
+    public func deletePrebuilds(_ keys: [PrebuildKey]) async throws -> [PrebuildKey] {
+        guard !keys.isEmpty else { return [] }
         return try await databasePool.write { db in
-            var deleted: [String] = []
-            for tag in tags {
-                try db.execute(sql: "DELETE FROM prebuilds WHERE tag = ?", arguments: [tag])
-                if db.changesCount > 0 { deleted.append(tag) }
+            var deleted: [PrebuildKey] = []
+            for key in keys {
+                try db.execute(literal: "DELETE FROM prebuilds WHERE owner = \(key.owner) AND tag = \(key.tag)")
+                if db.changesCount > 0 { deleted.append(key) }
             }
             return deleted
         }
     }
 
-    /// Tags not built nor used for `days` days (builds still running excluded).
-    public func stalePrebuilds(olderThanDays days: Double) async throws -> [String] {
+    /// Images not built nor used for `days` days (builds under way excluded): the owner's, or
+    /// every owner's when `owner` is nil (the scheduled clean-up).
+    public func stalePrebuilds(olderThanDays days: Double, owner: String?) async throws -> [PrebuildKey] {
         let now = DatabaseClock.now
+        let ownerFilter: SQL = owner.map { (owner: String) -> SQL in "AND owner = \(owner)" } ?? ""
         return try await databasePool.read { db in
-            try String.fetchAll(
-                db,
-                sql: """
-                    SELECT tag FROM prebuilds WHERE status != 'building'
-                    AND max(coalesce(built_at, created_at), coalesce(last_used_at, 0)) <= \(now) - ?
-                    """, arguments: [days * 86400])
+            try SQLRequest<Row>(literal: """
+                SELECT owner, tag FROM prebuilds WHERE status != 'building'
+                AND max(coalesce(built_at, created_at), coalesce(last_used_at, 0)) <= \(sql: now) - \(days * 86400)
+                \(ownerFilter) ORDER BY owner, tag
+                """).fetchAll(db).map { PrebuildKey(owner: $0["owner"], tag: $0["tag"]) }
         }
     }
 }
@@ -171,9 +275,9 @@ extension SQLiteJobStore {
 extension Prebuild {
     init(row: Row) {
         self.init(
-            tag: row["tag"], baseRuntime: row["base_runtime"], setupScript: row["setup_script"],
-            status: Status(rawValue: row["status"]) ?? .failed, buildLog: row["build_log"],
-            sizeBytes: row["size_bytes"], layerSizeBytes: row["layer_size_bytes"], createdAt: row["created_at"],
-            builtAt: row["built_at"], lastUsedAt: row["last_used_at"])
+            key: PrebuildKey(owner: row["owner"], tag: row["tag"]), baseRuntime: row["base_runtime"],
+            setupScript: row["setup_script"], status: Status(rawValue: row["status"]) ?? .failed,
+            buildLog: row["build_log"], sizeBytes: row["size_bytes"], layerSizeBytes: row["layer_size_bytes"],
+            createdAt: row["created_at"], builtAt: row["built_at"], lastUsedAt: row["last_used_at"])
     }
 }

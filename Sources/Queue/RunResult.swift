@@ -1,3 +1,5 @@
+import Foundation
+
 /// What one execution produced: the body of a `CodeExecutionResponse` without the job id.
 ///
 /// A non-zero exit, a timeout or an out-of-memory kill is still a result (the run happened);
@@ -30,6 +32,46 @@ public struct RunResult: Codable, Sendable, Equatable {
         self.oomKilled = oomKilled
         self.stdoutTruncated = stdoutTruncated
         self.stderrTruncated = stderrTruncated
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stdout, stderr, exitCode, executionTime, metadata, metadataJSON, timedOut, oomKilled, stdoutTruncated, stderrTruncated
+    }
+
+    /// The metadata is stored as JSON text (`metadataJSON`) and read back with `JSONParser`,
+    /// whose cost is linear in its size: the program chooses it, and `JSONValue`'s `Decodable`
+    /// path costs depth × size (1 MiB of 64-deep arrays: tens of seconds of the API's CPU on
+    /// every read). Results stored before keep `metadata` and are read the old way.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        stdout = try container.decode(String.self, forKey: .stdout)
+        stderr = try container.decode(String.self, forKey: .stderr)
+        exitCode = try container.decode(Int.self, forKey: .exitCode)
+        executionTime = try container.decode(Double.self, forKey: .executionTime)
+        if let text = try container.decodeIfPresent(String.self, forKey: .metadataJSON) {
+            metadata = JSONValue.parse(Data(text.utf8))
+        } else {
+            metadata = try container.decodeIfPresent(JSONValue.self, forKey: .metadata)
+        }
+        timedOut = try container.decode(Bool.self, forKey: .timedOut)
+        oomKilled = try container.decode(Bool.self, forKey: .oomKilled)
+        stdoutTruncated = try container.decode(Bool.self, forKey: .stdoutTruncated)
+        stderrTruncated = try container.decode(Bool.self, forKey: .stderrTruncated)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(stdout, forKey: .stdout)
+        try container.encode(stderr, forKey: .stderr)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(executionTime, forKey: .executionTime)
+        if let metadata {
+            try container.encode(String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self), forKey: .metadataJSON)
+        }
+        try container.encode(timedOut, forKey: .timedOut)
+        try container.encode(oomKilled, forKey: .oomKilled)
+        try container.encode(stdoutTruncated, forKey: .stdoutTruncated)
+        try container.encode(stderrTruncated, forKey: .stderrTruncated)
     }
 }
 

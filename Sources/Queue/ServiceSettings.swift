@@ -37,6 +37,16 @@ public struct ServiceSettings: Sendable {
     /// How long a claimed job stays leased without a heartbeat (heartbeats come every third of it).
     public var leaseSeconds = 10.0
     public var prebuildTimeout = 600
+    /// Memory of a build container (no swap); a setup script that needs more is OOM-killed.
+    public var prebuildMemoryMB = 2048
+    /// CPUs of a build container.
+    public var prebuildCPUs = 1.0
+    /// Processes a build container may hold at once.
+    public var prebuildPidsLimit = 512
+    /// Largest layer a setup script may add; checked while the build runs and before commit.
+    public var prebuildMaxLayerMB = 2048
+    /// When set, only `Authorization: Bearer <METRICS_TOKEN>` may read `/metrics`.
+    public var metricsToken: String?
     /// Jobs allowed to wait in the queue; more are refused with 429.
     public var maxQueueDepth = 1000
     /// An OCI runtime registered with the engine (e.g. `runsc`) for every container; nil = engine default.
@@ -129,6 +139,11 @@ public struct ServiceSettings: Sendable {
         integer("WORKER_CONCURRENCY", &workerConcurrency)
         decimal("LEASE_SECONDS", &leaseSeconds)
         integer("PREBUILD_TIMEOUT", &prebuildTimeout)
+        integer("PREBUILD_MEMORY_MB", &prebuildMemoryMB)
+        decimal("PREBUILD_CPUS", &prebuildCPUs)
+        integer("PREBUILD_PIDS_LIMIT", &prebuildPidsLimit)
+        integer("PREBUILD_MAX_LAYER_MB", &prebuildMaxLayerMB)
+        if let value = text("METRICS_TOKEN"), !value.isEmpty { metricsToken = value }
         integer("MAX_QUEUE_DEPTH", &maxQueueDepth)
         if let value = text("SANDBOX_RUNTIME"), !value.isEmpty { sandboxRuntime = value }
         integer("POOL_SIZE", &poolSize)
@@ -168,6 +183,10 @@ public struct ServiceSettings: Sendable {
         if workerConcurrency <= 0 { problems.append("WORKER_CONCURRENCY must be positive") }
         if leaseSeconds < 1 { problems.append("LEASE_SECONDS must be at least 1") }
         if prebuildTimeout <= 0 { problems.append("PREBUILD_TIMEOUT must be positive") }
+        if prebuildMemoryMB < 64 { problems.append("PREBUILD_MEMORY_MB must be at least 64") }
+        if prebuildCPUs < 0.1 { problems.append("PREBUILD_CPUS must be at least 0.1") }
+        if prebuildPidsLimit < 16 { problems.append("PREBUILD_PIDS_LIMIT must be at least 16") }
+        if prebuildMaxLayerMB <= 0 { problems.append("PREBUILD_MAX_LAYER_MB must be positive") }
         if poolSize < 0 || poolSize > 16 { problems.append("POOL_SIZE must be between 0 and 16") }
         if maxQueueDepth <= 0 { problems.append("MAX_QUEUE_DEPTH must be positive") }
         if !problems.isEmpty { throw InvalidConfiguration(problems: problems) }

@@ -77,14 +77,24 @@ struct APIRouteTests {
         }
     }
 
-    @Test("the seed's order: malformed JSON before auth, then fields, empty, size, names, image, workers")
+    @Test("auth before the body (unlike the seed), then JSON, fields, empty, size, names, image, workers")
     func validationOrder() async throws {
         let app = try makeApp(try freshStore())
         try await app.test(.router) { client in
-            let malformed = try await client.execute(uri: "/run", method: .post, body: ByteBuffer(string: "{nope"))
-            #expect(malformed.status == .unprocessableContent)
-            let issue = (json(malformed)["detail"] as? [[String: Any]])?.first
-            #expect(issue?["type"] as? String == "json_invalid")
+            for uri in ["/run", "/jobs"] {
+                let anonymous = try await client.execute(uri: uri, method: .post, body: ByteBuffer(string: "{nope"))
+                #expect(anonymous.status == .unauthorized, "\(uri)")
+                let wrongKey = try await client.execute(
+                    uri: uri, method: .post, headers: [HTTPField.Name("X-API-Key")!: "nope"], body: ByteBuffer(string: "{nope"))
+                #expect(wrongKey.status == .forbidden, "\(uri)")
+                let malformed = try await client.execute(uri: uri, method: .post, headers: authorized, body: ByteBuffer(string: "{nope"))
+                #expect(malformed.status == .unprocessableContent, "\(uri)")
+                let issue = (json(malformed)["detail"] as? [[String: Any]])?.first
+                #expect(issue?["type"] as? String == "json_invalid")
+                #expect(issue?["loc"] as? [AnyHashable] == ["body", 1])
+                #expect(issue?["msg"] as? String == "JSON decode error")
+                #expect((issue?["ctx"] as? [String: Any])?["error"] as? String == "Expecting property name enclosed in double quotes")
+            }
 
             func post(_ body: String) async throws -> TestResponse {
                 try await client.execute(uri: "/run", method: .post, headers: authorized, body: ByteBuffer(string: body))
@@ -117,6 +127,54 @@ struct APIRouteTests {
             let noWorkers = try await post(#"{"code": "print(1)"}"#)
             #expect(noWorkers.status == .serviceUnavailable)
             #expect(json(noWorkers)["detail"] as? String == "No workers available.")
+        }
+    }
+
+    /// The `json_invalid` issue of a 422, or `nil`.
+    func jsonInvalidReason(_ response: TestResponse) -> String? {
+        guard response.status == .unprocessableContent,
+            let issue = (json(response)["detail"] as? [[String: Any]])?.first, issue["type"] as? String == "json_invalid"
+        else { return nil }
+        return (issue["ctx"] as? [String: Any])?["error"] as? String
+    }
+
+    @Test("strict JSON: trailing commas, NaN, depth above 64 are 422 json_invalid; anonymous deep bodies are 401")
+    func strictBodies() async throws {
+        let app = try makeApp(try freshStore())
+        try await app.test(.router) { client in
+            func post(_ body: String, headers: HTTPFields? = nil) async throws -> TestResponse {
+                try await client.execute(uri: "/run", method: .post, headers: headers ?? authorized, body: ByteBuffer(string: body))
+            }
+            #expect(jsonInvalidReason(try await post(#"{"code": "x",}"#)) == "Illegal trailing comma before end of object")
+            #expect(jsonInvalidReason(try await post(#"{"code": "x", "timeout": NaN}"#)) == "Expecting value")
+            #expect(jsonInvalidReason(try await post(#"{"code": "x"} {}"#)) == "Extra data")
+            #expect(jsonInvalidReason(try await post(#"{"code": "\uD800"}"#)) == "Lone surrogate \\ud800 in string")
+
+            let limit = String(repeating: "[", count: 63) + String(repeating: "]", count: 63)
+            let atLimit = try await post(#"{"code": "x", "files": \#(limit)}"#)  // 64 levels: valid JSON, wrong type
+            #expect(atLimit.status == .unprocessableContent)
+            #expect(jsonInvalidReason(atLimit) == nil)
+            let deep = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+            #expect(jsonInvalidReason(try await post(#"{"code": "x", "files": \#(deep)}"#)) == "JSON nesting deeper than 64 levels")
+
+            let huge = String(repeating: "[", count: 1_600_000)
+            let anonymous = try await post(huge, headers: [:])
+            #expect(anonymous.status == .unauthorized)
+            #expect(jsonInvalidReason(try await post(huge)) == "JSON nesting deeper than 64 levels")
+        }
+    }
+
+    @Test("duplicate keys: the last occurrence wins")
+    func duplicateKeys() async throws {
+        let store = try freshStore()
+        let worker = try await fakeWorker(store)
+        defer { worker.cancel() }
+        let app = try makeApp(store)
+        try await app.test(.router) { client in
+            let run = try await client.execute(
+                uri: "/run", method: .post, headers: authorized, body: ByteBuffer(string: #"{"code":"print(1)","code":"print(22)"}"#))
+            #expect(run.status == .ok)
+            #expect(json(run)["stdout"] as? String == "ran 9\n")
         }
     }
 

@@ -11,6 +11,9 @@ import Testing
 struct PrebuildRouteTests {
     let routes = APIRouteTests()
 
+    /// The owner fingerprint the API gives an API key.
+    static func owner(_ key: String) -> String { "key:" + SHA256.hexDigest(Array(key.utf8)) }
+
     /// A worker that completes build jobs successfully (or fails scripts containing `exit`).
     func fakeBuilder(_ store: SQLiteJobStore) async throws -> Task<Void, Never> {
         _ = try await store.heartbeat(
@@ -22,7 +25,7 @@ struct PrebuildRouteTests {
                     guard let request = try? JSONDecoder().decode(PrebuildPayload.self, from: job.job.payload) else { continue }
                     let ok = !request.setupScript.contains("exit")
                     let outcome = PrebuildOutcome(succeeded: ok, log: ok ? "Step 1/3 : FROM x\n" : "about to fail\n", sizeBytes: ok ? 1000 : 0, layerSizeBytes: ok ? 10 : 0)
-                    if request.action == .build { try? await store.finishPrebuild(tag: request.tag, outcome: outcome) }
+                    if request.action == .build { try? await store.finishPrebuild(request.key, outcome: outcome) }
                     _ = try? await store.complete(job.lease, result: JSONEncoder().encode(outcome))
                 }
             }
@@ -80,7 +83,7 @@ struct PrebuildRouteTests {
             let cleaned = try await post("/prebuilds/cleanup?max_age_days=0", "")
             #expect(routes.json(cleaned)["removed"] as? [String] == ["prebuilt-mytools"])
             #expect(routes.json(cleaned)["count"] as? Int == 1)
-            #expect(try await store.prebuilds().isEmpty)
+            #expect(try await store.prebuilds(owner: Self.owner(APIRouteTests.key)).isEmpty)
         }
     }
 }

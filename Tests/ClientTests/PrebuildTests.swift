@@ -1,7 +1,7 @@
 import CodeRunnerClient
 import Testing
 
-@Suite("prebuilds", .needsService)
+@Suite("prebuilds", .needsService, .serialized)  // one build at a time per key
 struct PrebuildTests {
     let client = Service.client
 

@@ -1,3 +1,4 @@
+import Foundation
 import Queue
 import Testing
 
@@ -46,5 +47,34 @@ struct ValueParsingTests {
         #expect(settings.authEnabled)
         #expect(settings.defaultMemoryBytes == 256 * 1024 * 1024)
         #expect(settings.workerConcurrency == 2)
+    }
+}
+
+/// Stored results keep the program's metadata as JSON text, read back in linear time.
+struct StoredResultTests {
+    @Test("metadata round-trips as text; results stored with the old shape still decode")
+    func metadataRoundTrip() throws {
+        let metadata = JSONValue.object(["score": .number(0.5), "tags": .array([.string("a"), .integer(2), .null, .bool(true)])])
+        let result = RunResult(stdout: "o", stderr: "e", exitCode: 3, executionTime: 0.25, metadata: metadata, timedOut: true)
+        let stored = try JSONEncoder().encode(result)
+        let object = try #require(try JSONSerialization.jsonObject(with: stored) as? [String: Any])
+        #expect(object["metadataJSON"] is String && object["metadata"] == nil)
+        #expect(try JSONDecoder().decode(RunResult.self, from: stored) == result)
+        #expect(try JSONDecoder().decode(RunResult.self, from: JSONEncoder().encode(RunResult(stdout: "", stderr: "", exitCode: 0, executionTime: 0))).metadata == nil)
+        let legacy = #"{"stdout":"","stderr":"","exitCode":0,"executionTime":0,"metadata":{"a":[1,2]},"timedOut":false,"oomKilled":false,"stdoutTruncated":false,"stderrTruncated":false}"#
+        #expect(try JSONDecoder().decode(RunResult.self, from: Data(legacy.utf8)).metadata == .object(["a": .array([.integer(1), .integer(2)])]))
+    }
+
+    @Test("a megabyte of 64-deep metadata is read back at once (it took tens of seconds through Decodable)")
+    func deepMetadataReadsFast() throws {
+        let unit = String(repeating: "[", count: 63) + "1" + String(repeating: "]", count: 63)
+        let text = "[" + Array(repeating: unit, count: 1_000_000 / unit.utf8.count).joined(separator: ",") + "]"
+        let metadata = try #require(JSONValue.parse(Data(text.utf8)))
+        let stored = try JSONEncoder().encode(RunResult(stdout: "", stderr: "", exitCode: 0, executionTime: 0, metadata: metadata))
+        let started = ContinuousClock.now
+        let decoded = try JSONDecoder().decode(RunResult.self, from: stored)
+        #expect(decoded.metadata == metadata)
+        // Generous: the linear parser needs well under a second for this on any machine here.
+        #expect(ContinuousClock.now - started < .seconds(5))
     }
 }

@@ -34,6 +34,9 @@ import requests
 ROOT = Path(os.environ.get("HOSTILE_ROOT", Path(__file__).resolve().parents[2]))
 API_KEY = "hostile-key"
 HEADERS = {"X-API-Key": API_KEY}
+# A second tenant, for the attacks of one key on another's images and jobs.
+OTHER_KEY = "hostile-key-2"
+OTHER_HEADERS = {"X-API-Key": OTHER_KEY}
 HTTP_TIMEOUT = 30.0
 START_TIMEOUT = 90.0
 SERVICE_CONFIG_VARS = (
@@ -42,7 +45,8 @@ SERVICE_CONFIG_VARS = (
     "CODE_RUNNER_API_KEYS", "CLEANUP_INTERVAL_HOURS", "CLEANUP_MAX_AGE_DAYS", "DATABASE_PATH",
     "DEFAULT_CPUS", "MAX_OUTPUT_BYTES", "MAX_METADATA_BYTES", "DEFAULT_PIDS_LIMIT", "RUN_WAIT_SLACK",
     "JOB_RETENTION_HOURS", "WORKER_CONCURRENCY", "LEASE_SECONDS", "PREBUILD_TIMEOUT", "WORKERS",
-    "SANDBOX_RUNTIME", "DOCKER_SOCKET", "RUNTIME_DIR", "BIN_DIR",
+    "SANDBOX_RUNTIME", "DOCKER_SOCKET", "RUNTIME_DIR", "BIN_DIR", "POOL_SIZE", "MAX_QUEUE_DEPTH",
+    "PREBUILD_MEMORY_MB", "PREBUILD_CPUS", "PREBUILD_PIDS_LIMIT", "PREBUILD_MAX_LAYER_MB", "METRICS_TOKEN",
 )
 
 
@@ -234,7 +238,7 @@ class Instance:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in SERVICE_CONFIG_VARS}
         env.update(HOST="127.0.0.1", PORT=str(self.port), DATABASE_PATH=str(self.database),
-                   CODE_RUNNER_API_KEYS=API_KEY, RUNTIME_DIR=str(ROOT / "runtimes"))
+                   CODE_RUNNER_API_KEYS=f"{API_KEY},{OTHER_KEY}", RUNTIME_DIR=str(ROOT / "runtimes"))
         env.update(self.extra_env)
         log = open(self.log, "ab")
         self.process = subprocess.Popen(

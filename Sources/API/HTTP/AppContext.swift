@@ -14,6 +14,15 @@ struct AppDependencies: Sendable {
     func liveWorkers() async throws -> [WorkerStatus] {
         try await store.liveWorkers(within: settings.leaseSeconds)
     }
+
+    /// Authenticates the request, *then* reads and parses its JSON body: the one way a route
+    /// reads a body, so that no route can get the order wrong. An anonymous or wrongly
+    /// authenticated client gets its 401/403 without the body being read, so it cannot make
+    /// the API spend CPU or memory on it (security review, issue 22).
+    func authenticatedBody(of request: Request) async throws -> (owner: String, body: JSONValue) {
+        let owner = try authenticator.owner(of: request)
+        return (owner, try await RequestBody.json(from: request))
+    }
 }
 
 /// Request-body handling shared by the JSON routes.
@@ -21,8 +30,14 @@ enum RequestBody {
     /// The whole body is limited to 8 MiB; more is a 413 before parsing.
     static let limit = 8 * 1024 * 1024
 
-    /// Reads and parses the body as JSON, with the seed's 422 for malformed or empty bodies
-    /// (checked before authentication, as the seed does).
+    /// Reads and parses the body as JSON: 413 above `limit`, the seed's 422 `missing` for an
+    /// empty body and 422 `json_invalid` for text `JSONParser` refuses (strict RFC 8259, at most
+    /// `JSONParser.maximumDepth` levels of nesting, the last of duplicate keys wins), with the
+    /// position in `loc` and the reason in `ctx.error` as Python's `json` words it.
+    ///
+    /// Call it only after authentication (`AppDependencies.authenticatedBody(of:)` does both):
+    /// unlike the seed, which parsed before authenticating (a malformed body without
+    /// credentials was a 422 there), an unauthenticated request is a 401/403 whatever its body.
     static func json(from request: Request) async throws -> JSONValue {
         let buffer: ByteBuffer
         do {
@@ -33,12 +48,13 @@ enum RequestBody {
         guard buffer.readableBytes > 0 else {
             throw APIError.validation([ValidationIssue(type: "missing", loc: ["body"], msg: "Field required", input: .null)])
         }
-        guard let value = JSONValue.parse(Data(buffer.readableBytesView)) else {
+        do {
+            return try JSONParser.parse(buffer.readableBytesView)
+        } catch {
             throw APIError.validation([ValidationIssue(
-                type: "json_invalid", loc: ["body", .index(0)], msg: "JSON decode error", input: .object([:]),
-                ctx: ["error": .string("Expecting value")])])
+                type: "json_invalid", loc: ["body", .index(error.characterOffset)], msg: "JSON decode error",
+                input: .object([:]), ctx: ["error": .string(error.message)])])
         }
-        return value
     }
 }
 

@@ -30,8 +30,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("job database unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return APIError(.serviceUnavailable, "The job database is unavailable: \(reason). Retry later.", headers: [.retryAfter: "5"]).response
         } catch {
-            context.logger.error("unexpected error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            return APIError(.internalServerError, "An unexpected error occurred: \(error)").response
+            // The client gets a reference to the log line, never the Swift error value itself.
+            let reference = String(UInt32.random(in: .min ... .max), radix: 16)
+            context.logger.error("unexpected error", metadata: ["error": "\(error)", "path": "\(request.uri.path)", "reference": "\(reference)"])
+            return APIError(.internalServerError, "An unexpected error occurred (reference \(reference) in the API's log).").response
         }
     }
 

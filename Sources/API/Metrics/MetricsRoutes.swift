@@ -6,6 +6,10 @@ import Queue
 /// read from the database at scrape time — queue, workers, pool, prebuilds, clean-ups, and the
 /// run counters and histograms the workers add there — so the API stays away from Docker and
 /// every API process reports the same service totals.
+///
+/// `/metrics` shows every tenant's traffic, so with `METRICS_TOKEN` set only
+/// `Authorization: Bearer <METRICS_TOKEN>` may read it (API keys are refused); without it, any
+/// credential of the API may, as before.
 struct MetricsRoutes: Sendable {
     let dependencies: AppDependencies
 
@@ -14,7 +18,7 @@ struct MetricsRoutes: Sendable {
     }
 
     func metrics(_ request: Request) async throws -> Response {
-        _ = try dependencies.authenticator.owner(of: request)
+        try authorize(request)
         let store = dependencies.store
         let counts = try await store.counts()
         let workers = try await dependencies.liveWorkers()
@@ -34,9 +38,9 @@ struct MetricsRoutes: Sendable {
         text.gauge("code_runner_docker_connected_workers", "Live workers that reach their Docker engine.", [
             ([:], Double(workers.filter(\.dockerConnected).count)),
         ])
-        let prebuilds = try await store.prebuilds()
-        text.gauge("code_runner_prebuilt_images", "Prebuilt images recorded, by status.",
-            Prebuild.Status.allCases.map { status in (["status": status.rawValue], Double(prebuilds.filter { $0.status == status }.count)) })
+        let prebuilds = try await store.prebuildCounts()
+        text.gauge("code_runner_prebuilt_images", "Prebuilt images recorded (every owner's), by status.",
+            Prebuild.Status.allCases.map { status in (["status": status.rawValue], Double(prebuilds[status] ?? 0)) })
         if let cleanup = try await store.lastCleanup() {
             text.gauge("code_runner_last_cleanup_timestamp_seconds", "When the last scheduled clean-up finished.", [([:], cleanup.finishedAt)])
             text.gauge("code_runner_last_cleanup_removed", "What the last clean-up removed, by kind.", [
@@ -50,5 +54,23 @@ struct MetricsRoutes: Sendable {
         var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return response
+    }
+
+    static let missingToken = "Not authenticated. /metrics needs Authorization: Bearer <METRICS_TOKEN>."
+    static let wrongToken = "Invalid metrics token"
+
+    /// The scraper's credential: the metrics token when one is configured, else the API's own.
+    private func authorize(_ request: Request) throws(APIError) {
+        guard let token = dependencies.settings.metricsToken else {
+            _ = try dependencies.authenticator.owner(of: request)
+            return
+        }
+        let prefix = Array("Bearer ".utf8)
+        guard let authorization = request.headers[.authorization].map({ Array($0.utf8) }), authorization.starts(with: prefix) else {
+            throw APIError(.unauthorized, Self.missingToken, headers: [.wwwAuthenticate: "Bearer"])
+        }
+        guard Authenticator.constantTimeEquals(Array(authorization.dropFirst(prefix.count)), Array(token.utf8)) else {
+            throw APIError(.forbidden, Self.wrongToken)
+        }
     }
 }

@@ -51,10 +51,11 @@ struct ExecutionRoutes: Sendable {
         }
     }
 
-    /// The seed's order: JSON → auth → fields → empty → size → file names → image → workers.
+    /// Auth → JSON → fields → empty → size → file names → image → workers. The seed parsed the
+    /// JSON before authenticating (a malformed body without credentials was a 422); here the
+    /// body is not read before the 401/403, so anonymous clients cannot make us parse it.
     private func admit(_ request: Request, requireWorkers: Bool) async throws -> (RunPayload, String) {
-        let body = try await RequestBody.json(from: request)
-        let owner = try dependencies.authenticator.owner(of: request)
+        let (owner, body) = try await dependencies.authenticatedBody(of: request)
         let settings = dependencies.settings
         let run: RunRequest
         switch RunRequest.validate(body, settings: settings) {
@@ -69,7 +70,7 @@ struct ExecutionRoutes: Sendable {
             throw APIError(.badRequest, "Invalid filename: \(bad.name)")
         }
         let workers = try await dependencies.liveWorkers()
-        let (entry, prebuild) = try await resolve(run.image, spec: run.prebuildSpec, workers: workers)
+        let (entry, prebuild) = try await resolve(run.image, spec: run.prebuildSpec, workers: workers, owner: owner)
         if requireWorkers && !workers.contains(where: \.dockerConnected) {
             throw APIError(.serviceUnavailable, "No workers available.")
         }
@@ -86,22 +87,25 @@ struct ExecutionRoutes: Sendable {
             pidsLimit: settings.defaultPidsLimit, allowNetwork: run.allowNetwork, environment: run.environment,
             maxOutputBytes: settings.maxOutputBytes, maxMetadataBytes: settings.maxMetadataBytes)
         if let prebuild {
-            // Any worker whose engine lacks the image rebuilds it from the stored spec (seed 6.3);
-            // a `prebuild_spec` in the request is only used when nothing is stored for the tag.
+            // The caller's own image, by its engine reference; any worker whose engine lacks it
+            // rebuilds it from the stored spec (seed 6.3). A `prebuild_spec` in the request is
+            // only used when nothing is stored for the caller's tag.
+            payload.image = prebuild.key.engineReference
             payload.prebuild = PrebuildPayload(
-                action: .build, tag: prebuild.tag, baseRuntime: prebuild.baseRuntime,
+                action: .build, key: prebuild.key, baseRuntime: prebuild.baseRuntime,
                 setupScript: prebuild.setupScript, timeoutSeconds: settings.prebuildTimeout)
-            try await dependencies.store.touchPrebuild(tag: prebuild.tag)
+            try await dependencies.store.touchPrebuild(prebuild.key)
         }
         return (payload, owner)
     }
 
     /// The catalogue entry of a runtime image; 404 for an image no live worker has (runtime)
-    /// or that this service never built (prebuilt tag). Nothing is ever pulled.
-    /// A prebuilt tag nothing is stored for, but given with a `prebuild_spec` (seed 6.3), is
-    /// recorded from that spec and built by the worker before it runs.
+    /// or that the caller never built (prebuilt tag: only `owner`'s images are visible).
+    /// Nothing is ever pulled. A prebuilt tag nothing is stored for, but given with a
+    /// `prebuild_spec` (seed 6.3), is recorded from that spec as the caller's and built by the
+    /// worker before it runs.
     private func resolve(
-        _ image: RunRequest.ImageReference, spec: RunRequest.PrebuildSpec?, workers: [WorkerStatus]
+        _ image: RunRequest.ImageReference, spec: RunRequest.PrebuildSpec?, workers: [WorkerStatus], owner: String
     ) async throws -> (RuntimeCatalog.Entry?, Prebuild?) {
         switch image {
         case .runtime(let name):
@@ -113,14 +117,15 @@ struct ExecutionRoutes: Sendable {
             }
             return (entry, nil)
         case .prebuilt(let tag):
-            if try await dependencies.store.prebuild(tag: tag) == nil, let spec {
+            let key = PrebuildKey(owner: owner, tag: tag)
+            if try await dependencies.store.prebuild(key) == nil, let spec {
                 let base = spec.baseImage.hasPrefix("code-runner-") ? String(spec.baseImage.dropFirst("code-runner-".count)) : spec.baseImage
                 guard RunRequest.runtimeNames.contains(base) else {
                     throw APIError(.serviceUnavailable, "Prebuilt image '\(image.fullName)' could not be rebuilt: unsupported base image '\(spec.baseImage)'")
                 }
-                try await dependencies.store.beginPrebuild(tag: tag, baseRuntime: base, setupScript: spec.setupScript)
+                try await PrebuildRoutes.begin(key, baseRuntime: base, setupScript: spec.setupScript, dependencies: dependencies)
             }
-            guard let prebuild = try await dependencies.store.prebuild(tag: tag), prebuild.status != .failed || prebuild.builtAt != nil else {
+            guard let prebuild = try await dependencies.store.prebuild(key), prebuild.status != .failed || prebuild.builtAt != nil else {
                 throw APIError(.notFound, "Image '\(image.fullName)' not found. Create it with POST /prebuild.")
             }
             return (dependencies.catalog.entry(for: prebuild.baseRuntime), prebuild)

@@ -5,6 +5,11 @@ import Queue
 /// Prebuilt images: `POST /prebuild`, `GET /prebuilds`, `GET/DELETE /prebuilds/{tag}`,
 /// `POST /prebuilds/cleanup` — the seed's routes, bodies and strings, with auth, builds run as
 /// jobs on workers, and only images this service built (recorded in the database) in view.
+///
+/// Every image belongs to the credential that built it: each route sees only the caller's
+/// images (another owner's tag is simply not there: 404, the same answer as for a tag nobody
+/// has), and a rebuild or delete can only reach the caller's own. With authentication off there
+/// is one owner, `""`.
 struct PrebuildRoutes: Sendable {
     let dependencies: AppDependencies
 
@@ -17,22 +22,23 @@ struct PrebuildRoutes: Sendable {
     }
 
     /// Validates, records the spec, runs the build on a worker and waits for it (like `/run`).
+    /// One build at a time per credential: a second one while the first runs is a 429.
     func create(_ request: Request) async throws -> Response {
-        let body = try await RequestBody.json(from: request)
-        let owner = try dependencies.authenticator.owner(of: request)
+        let (owner, body) = try await dependencies.authenticatedBody(of: request)
         let spec = try PrebuildRequest.validate(body)
         guard !(try await dependencies.liveWorkers()).isEmpty else { throw APIError(.serviceUnavailable, "No workers available.") }
         let settings = dependencies.settings
-        try await dependencies.store.beginPrebuild(tag: spec.tag, baseRuntime: spec.baseRuntime, setupScript: spec.setupScript)
+        let key = PrebuildKey(owner: owner, tag: spec.tag)
+        try await Self.begin(key, baseRuntime: spec.baseRuntime, setupScript: spec.setupScript, dependencies: dependencies)
         let payload = PrebuildPayload(
-            action: .build, tag: spec.tag, baseRuntime: spec.baseRuntime, setupScript: spec.setupScript,
+            action: .build, key: key, baseRuntime: spec.baseRuntime, setupScript: spec.setupScript,
             timeoutSeconds: settings.prebuildTimeout)
         let job = try await enqueue(payload, owner: owner)
         guard let finished = await dependencies.waiters.wait(for: job.id, timeout: .seconds(settings.prebuildTimeout + settings.runWaitSlack)) else {
             return JSONResponse.make(
                 status: .accepted,
-                body: ["job_id": job.publicID, "status": "building", "detail": "The build has not finished yet; poll GET /prebuilds/prebuilt-\(spec.tag)."],
-                headers: [.location: "/prebuilds/prebuilt-\(spec.tag)"])
+                body: ["job_id": job.publicID, "status": "building", "detail": "The build has not finished yet; poll GET /prebuilds/\(key.publicName)."],
+                headers: [.location: "/prebuilds/\(key.publicName)"])
         }
         if finished.state == .failed, let failure = finished.failure {
             throw APIError(.internalServerError, "Prebuild failed: \(failure.detail)")
@@ -42,32 +48,49 @@ struct PrebuildRoutes: Sendable {
         }
         guard outcome.succeeded else { throw APIError(.badRequest, "Build failed: \(outcome.log)") }
         return JSONResponse.make(body: Created(
-            tag: "prebuilt-\(spec.tag)", base_image: "code-runner-\(spec.baseRuntime)", size_bytes: outcome.sizeBytes,
+            tag: key.publicName, base_image: "code-runner-\(spec.baseRuntime)", size_bytes: outcome.sizeBytes,
             layer_size_bytes: outcome.layerSizeBytes, status: "ready"))
     }
 
+    /// Records a build request of `key`, or the 429 of a credential whose previous build is
+    /// still under way. Shared with `/run`'s `prebuild_spec`.
+    static func begin(_ key: PrebuildKey, baseRuntime: String, setupScript: String, dependencies: AppDependencies) async throws {
+        let settings = dependencies.settings
+        let busyFor = Double(settings.prebuildTimeout + settings.runWaitSlack)
+        switch try await dependencies.store.beginPrebuild(key, baseRuntime: baseRuntime, setupScript: setupScript, busyFor: busyFor) {
+        case .started: return
+        case .ownerBusy: throw ownerBusy
+        }
+    }
+
+    static let ownerBusy = APIError(
+        .tooManyRequests, "Another build of this API key is still running; one build runs at a time per key. Retry when it has finished.",
+        headers: [.retryAfter: "10"])
+
     func list(_ request: Request) async throws -> Response {
-        _ = try dependencies.authenticator.owner(of: request)
-        let entries = try await dependencies.store.prebuilds().map { Entry($0, detailed: false) }
+        let owner = try dependencies.authenticator.owner(of: request)
+        let entries = try await dependencies.store.prebuilds(owner: owner).map { Entry($0, detailed: false) }
         return JSONResponse.make(body: ["prebuilds": entries])
     }
 
     func show(_ request: Request, tag: String) async throws -> Response {
-        _ = try dependencies.authenticator.owner(of: request)
-        guard let prebuild = try await dependencies.store.prebuild(tag: Self.shortTag(tag)) else { throw Self.notFound(tag) }
+        let owner = try dependencies.authenticator.owner(of: request)
+        guard let prebuild = try await dependencies.store.prebuild(PrebuildKey(owner: owner, tag: PrebuildKey.shortTag(tag))) else {
+            throw Self.notFound(tag)
+        }
         return JSONResponse.make(body: Entry(prebuild, detailed: true))
     }
 
     func delete(_ request: Request, tag: String) async throws -> Response {
         let owner = try dependencies.authenticator.owner(of: request)
-        let short = Self.shortTag(tag)
-        guard let prebuild = try await dependencies.store.prebuild(tag: short) else { throw Self.notFound(tag) }
-        _ = try await dependencies.store.deletePrebuilds(tags: [short])
-        try await removeImage(tag: prebuild.tag, owner: owner)
-        return JSONResponse.make(body: ["status": "deleted", "tag": prebuild.imageName])
+        let key = PrebuildKey(owner: owner, tag: PrebuildKey.shortTag(tag))
+        guard try await !dependencies.store.deletePrebuilds([key]).isEmpty else { throw Self.notFound(tag) }
+        try await removeImage(key)
+        return JSONResponse.make(body: ["status": "deleted", "tag": key.publicName])
     }
 
-    /// Removes prebuilt images not built nor used for `max_age_days` (default `CLEANUP_MAX_AGE_DAYS`).
+    /// Removes the caller's prebuilt images not built nor used for `max_age_days` (default
+    /// `CLEANUP_MAX_AGE_DAYS`); the scheduled clean-up covers every owner's.
     func cleanup(_ request: Request) async throws -> Response {
         let owner = try dependencies.authenticator.owner(of: request)
         var days = dependencies.settings.cleanupMaxAgeDays
@@ -80,16 +103,16 @@ struct PrebuildRoutes: Sendable {
             case .failure(let issue): throw APIError.validation([issue])
             }
         }
-        let stale = try await dependencies.store.stalePrebuilds(olderThanDays: Double(days))
-        let removed = try await dependencies.store.deletePrebuilds(tags: stale)
-        for tag in removed { try await removeImage(tag: tag, owner: owner) }
-        return JSONResponse.make(body: Cleaned(removed: removed.map { "prebuilt-\($0)" }, count: removed.count))
+        let stale = try await dependencies.store.stalePrebuilds(olderThanDays: Double(days), owner: owner)
+        let removed = try await dependencies.store.deletePrebuilds(stale)
+        for key in removed { try await removeImage(key) }
+        return JSONResponse.make(body: Cleaned(removed: removed.map(\.publicName), count: removed.count))
     }
 
     /// Asks a worker to remove the image (the API never talks to Docker).
-    private func removeImage(tag: String, owner: String) async throws {
+    private func removeImage(_ key: PrebuildKey) async throws {
         _ = try await enqueue(
-            PrebuildPayload(action: .remove, tag: tag, baseRuntime: "", setupScript: "", timeoutSeconds: 60), owner: owner)
+            PrebuildPayload(action: .remove, key: key, baseRuntime: "", setupScript: "", timeoutSeconds: 60), owner: key.owner)
     }
 
     private func enqueue(_ payload: PrebuildPayload, owner: String) async throws -> Job {
@@ -102,12 +125,8 @@ struct PrebuildRoutes: Sendable {
         }
     }
 
-    static func shortTag(_ tag: String) -> String {
-        tag.hasPrefix("prebuilt-") ? String(tag.dropFirst("prebuilt-".count)) : tag
-    }
-
     static func notFound(_ tag: String) -> APIError {
-        APIError(.notFound, "Prebuilt image 'prebuilt-\(shortTag(tag))' not found.")
+        APIError(.notFound, "Prebuilt image 'prebuilt-\(PrebuildKey.shortTag(tag))' not found.")
     }
 
     struct Created: Encodable {
@@ -174,7 +193,7 @@ struct PrebuildRequest {
         if let raw = string("tag", required: true) {
             let lax = LaxValue(value: .string(raw), loc: ["body", "tag"])
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
-            let short = PrebuildRoutes.shortTag(trimmed)
+            let short = PrebuildKey.shortTag(trimmed)
             if trimmed.isEmpty {
                 issues.append(lax.valueError("Tag cannot be empty."))
             } else if !short.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }) {

@@ -40,6 +40,11 @@ struct RunRequest: Sendable {
     static let runtimeNames = ["python", "node", "bun", "go", "deno", "rust"]
     static let reservedEnvironmentNames: Set<String> = ["ENCODED_CODE", "ENCODED_FILES", "CUSTOM_ENTRYPOINT"]
     static let maxFiles = 1000
+    /// Variables one run may set. Names and values also count toward the 1 MiB payload limit.
+    static let maxEnvironmentVariables = 256
+    /// The kernel's limit on one `NAME=value` string given to `exec` (`MAX_ARG_STRLEN`, 32
+    /// pages, its closing NUL included): a longer one makes the container fail to start.
+    static let maxEnvironmentEntryBytes = 131_072
 
     /// Validates every field of `body` (a parsed JSON value); all problems are reported at once.
     static func validate(_ body: JSONValue, settings: ServiceSettings) -> Result<RunRequest, APIError> {
@@ -129,6 +134,9 @@ struct RunRequest: Sendable {
         var environment: [EnvironmentVariable] = []
         if let lax = field("environment"), let members = take(lax.object()) {
             var problem: String?
+            if members.count > maxEnvironmentVariables {
+                problem = "At most \(maxEnvironmentVariables) environment variables may be set, got \(members.count)."
+            }
             for name in members.keys.sorted() {
                 let member = LaxValue(value: members[name] ?? .null, loc: ["body", "environment", .key(name)])
                 guard let value = take(member.string()) else { continue }
@@ -139,6 +147,8 @@ struct RunRequest: Sendable {
                         problem = "Environment variable name '\(name)' is invalid: use letters, digits and underscores, not starting with a digit."
                     } else if value.contains("\u{0}") {
                         problem = "Environment variable '\(name)' contains a NUL character."
+                    } else if name.utf8.count + value.utf8.count + 2 > maxEnvironmentEntryBytes {
+                        problem = "Environment variable '\(name)' is too long: NAME=value may have at most \(maxEnvironmentEntryBytes - 1) bytes, the kernel's limit for one entry."
                     }
                 }
                 environment.append(EnvironmentVariable(name: name, value: value))
@@ -208,9 +218,12 @@ struct RunRequest: Sendable {
         return bytes
     }
 
-    /// UTF-8 bytes that count toward the 1 MiB limit: code, file contents and stdin.
+    /// UTF-8 bytes that count toward the 1 MiB limit: code, file contents, stdin, and the
+    /// environment's names and values (which the seed left out: a 6.7 MiB body of environment
+    /// values was accepted and stored).
     var payloadSize: Int {
         code.utf8.count + files.reduce(0) { $0 + $1.content.utf8.count } + stdin.utf8.count
+            + environment.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
     }
 
     /// Whether a file name is acceptable: relative paths of non-empty components, no `..`

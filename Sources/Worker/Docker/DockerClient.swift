@@ -66,6 +66,26 @@ final class DockerClient: Sendable {
         try await decode(ContainerInspect.self, from: request(.GET, "/containers/\(id)/json"))
     }
 
+    /// The size of the container's writable layer in bytes (the engine walks the layer: a few
+    /// milliseconds for thousands of files, so call it seconds apart, not in a tight loop).
+    func writableLayerSize(_ id: String) async throws -> Int64 {
+        try await decode(ContainerInspect.self, from: request(.GET, "/containers/\(id)/json?size=1", timeout: .seconds(120))).SizeRw ?? 0
+    }
+
+    /// Unpacks a tar archive at `path` inside a container (created or running).
+    func putArchive(_ id: String, path: String, archive: [UInt8]) async throws {
+        let query = path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path
+        _ = try await request(.PUT, "/containers/\(id)/archive?path=\(query)", body: Data(archive), contentType: "application/x-tar")
+    }
+
+    /// Makes an image of a stopped container's file system as `repository:tag`, with `config`
+    /// as the image's configuration (the fields it leaves nil come from the container's);
+    /// returns the new image's id.
+    func commitContainer(_ id: String, repository: String, tag: String, config: ImageInspect.Configuration) async throws -> String {
+        let query = "container=\(id)&repo=\(repository)&tag=\(tag)&pause=0"
+        return try await decode(ContainerCreated.self, from: request(.POST, "/commit?\(query)", body: try JSONEncoder().encode(config), timeout: .seconds(600))).Id
+    }
+
     /// Changes memory (and swap, always equal: no swap) and CPU limits of a running container.
     func updateContainer(_ id: String, memory: Int64, nanoCPUs: Int64, cpuShares: Int) async throws {
         let body = try JSONEncoder().encode(ContainerUpdate(Memory: memory, MemorySwap: memory, NanoCpus: nanoCPUs, CpuShares: cpuShares))
@@ -129,58 +149,32 @@ final class DockerClient: Sendable {
 
     // MARK: - images
 
-    /// Builds an image from a tar build context, streaming the build log to `onLog`; returns
-    /// the error message when the build failed, nil on success. Cancelling the calling task
-    /// closes the connection, which makes the engine abort the build.
-    func buildImage(context: [UInt8], tag: String, labels: [String: String], onLog: (String) -> Void) async throws -> String? {
-        let labelJSON = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
-        let query = "t=\(tag)&rm=1&forcerm=1&labels=" + (labelJSON.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-        var request = HTTPClientRequest(url: baseURL + "/build?" + query)
-        request.method = .POST
-        request.headers.add(name: "Host", value: "localhost")
-        request.headers.add(name: "Content-Type", value: "application/x-tar")
-        request.body = .bytes(ByteBuffer(bytes: context))
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(request, timeout: .hours(2))
-        } catch {
-            throw DockerEngineError.unreachable(String(describing: error))
-        }
-        guard response.status == .ok else {
-            let body = try await response.body.collect(upTo: 1 << 20)
-            let message = (try? JSONDecoder().decode(EngineErrorBody.self, from: Data(body.readableBytesView)))?.message ?? String(buffer: body)
-            return message
-        }
-        // JSON lines ending in "\r\n" (one Character in Swift, so split on bytes).
-        var pending: [UInt8] = []
-        var failure: String?
-        for try await chunk in response.body {
-            pending += chunk.readableBytesView
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Data(pending[..<newline])
-                pending.removeSubrange(...newline)
-                guard let message = try? JSONDecoder().decode(BuildMessage.self, from: line) else { continue }
-                if let text = message.stream { onLog(text) }
-                if let error = message.error {
-                    onLog(error)
-                    failure = error
-                }
-            }
-        }
-        return failure
-    }
-
-    /// Adds `repository:latest` to an existing image.
-    func tagImage(_ image: String, as repository: String) async throws {
-        _ = try await request(.POST, "/images/\(image)/tag?repo=\(repository)&tag=latest")
-    }
-
     /// Removes an image reference (only the tag, when the image has others); missing is fine.
     func removeImage(_ reference: String) async throws {
         do {
             _ = try await request(.DELETE, "/images/\(reference)?force=1")
         } catch let error as DockerEngineError where error.isNotFound {
             return
+        }
+    }
+
+    /// An image's id, size and configuration, nil when it does not exist.
+    func inspectImage(_ reference: String) async throws -> ImageInspect? {
+        do {
+            return try await decode(ImageInspect.self, from: request(.GET, "/images/\(reference)/json"))
+        } catch let error as DockerEngineError where error.isNotFound {
+            return nil
+        }
+    }
+
+    /// Removes an image by id unless a container still uses it (then it stays; not an error).
+    func removeImageIfUnused(_ id: String) async throws {
+        do {
+            _ = try await request(.DELETE, "/images/\(id)")
+        } catch let error as DockerEngineError {
+            if error.isNotFound { return }
+            if case .status(409, _) = error { return }  // in use, or tagged elsewhere
+            throw error
         }
     }
 
@@ -215,13 +209,14 @@ final class DockerClient: Sendable {
     // MARK: - transport
 
     private func request(
-        _ method: HTTPMethod, _ path: String, body: Data? = nil, timeout: TimeAmount = .seconds(60)
+        _ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String = "application/json",
+        timeout: TimeAmount = .seconds(60)
     ) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Host", value: "localhost")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let response: HTTPClientResponse

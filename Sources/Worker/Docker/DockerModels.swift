@@ -3,8 +3,12 @@
 /// `POST /containers/create` body.
 struct ContainerConfig: Encodable, Sendable {
     var Image: String
-    /// Overrides the image's entrypoint (benchmarks only; runs use the image's own).
+    /// Overrides the image's entrypoint (benchmarks and builds; runs use the image's own).
     var Entrypoint: [String]?
+    /// Overrides the image's command (nil: the image's own).
+    var Cmd: [String]? = nil
+    /// Overrides the image's working directory (created by the engine when missing).
+    var WorkingDir: String? = nil
     var User: String
     var Env: [String]
     var Labels: [String: String]
@@ -28,6 +32,8 @@ struct HostConfig: Encodable, Sendable {
     var ReadonlyRootfs = true
     var Tmpfs: [String: String]
     var CapDrop = ["ALL"]
+    /// Capabilities given back after dropping all (builds only; runs get none).
+    var CapAdd: [String]? = nil
     var SecurityOpt = ["no-new-privileges"]
     var NetworkMode: String?
     var LogConfig = LogConfiguration(type: "none")
@@ -41,7 +47,12 @@ struct HostConfig: Encodable, Sendable {
 
 struct LogConfiguration: Encodable, Sendable {
     var type: String
-    enum CodingKeys: String, CodingKey { case type = "Type" }
+    /// Driver options (e.g. json-file's `max-size` and `max-file`).
+    var config: [String: String]? = nil
+    enum CodingKeys: String, CodingKey {
+        case type = "Type"
+        case config = "Config"
+    }
 }
 
 struct ContainerCreated: Decodable, Sendable {
@@ -61,6 +72,8 @@ struct ContainerInspect: Decodable, Sendable {
     }
     var Id: String
     var State: State
+    /// Bytes of the container's own writable layer; only with `?size=1`.
+    var SizeRw: Int64?
 }
 
 struct ContainerSummary: Decodable, Sendable {
@@ -95,15 +108,18 @@ struct NetworkCreate: Encodable, Sendable {
     var Labels: [String: String]
 }
 
-/// One line of the `POST /build` progress stream.
-struct BuildMessage: Decodable {
-    var stream: String?
-    var error: String?
-}
-
 struct ImageInspect: Decodable, Sendable {
+    /// The parts of an image's configuration a commit must restore.
+    struct Configuration: Codable, Sendable {
+        var User: String?
+        var Entrypoint: [String]?
+        var Cmd: [String]?
+        var WorkingDir: String?
+        var Labels: [String: String]?
+    }
     var Id: String
     var Size: Int64
+    var Config: Configuration?
 }
 
 /// `POST /containers/{id}/update` body (memory and swap always together).

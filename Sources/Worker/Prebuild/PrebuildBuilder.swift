@@ -1,178 +1,254 @@
 import Foundation
 import Logging
+import NIOCore
 import Queue
 import Synchronization
 
-/// Builds prebuilt images: `FROM code-runner-<base>` plus the user's setup script, run as root
-/// with network during the build, under `PREBUILD_TIMEOUT`, with the build log kept (capped).
+/// Builds prebuilt images: `code-runner-<base>` plus the user's setup script, run as root in a
+/// confined container (`BuildSandboxSpec`: limits, few capabilities, the sandbox network),
+/// then committed as the owner's image (`PrebuildKey.engineReference`).
 ///
-/// A build goes to a temporary tag and is retagged `prebuilt-<tag>` only when it succeeded, so a
-/// job running on the previous image is never broken and a failed rebuild leaves the old image
-/// in place. Builds of one tag on this worker are serialised.
+/// The commit retags atomically, so a job running on the previous image is never broken and a
+/// failed rebuild leaves the old image in place; the previous image is removed once no container
+/// uses it. Builds of one image on this worker are serialised, and across workers through a
+/// lease on the image's record.
 final class PrebuildBuilder: Sendable {
     private let docker: DockerClient
     private let deploymentID: String
     /// A PEM bundle made available to the setup script (`PREBUILD_CA_BUNDLE`), so that `pip` or
     /// `curl` behind a TLS-intercepting proxy trust what the host trusts.
     private let caBundlePath: String?
+    private let limits: BuildSandboxSpec.Limits
     private let logger: Logger
-    private let busyTags = TagLocks()
-    /// Serialises builds of one tag across workers (nil: this worker only, e.g. in tests).
+    private let busyImages = KeyedLocks<PrebuildKey>()
+    /// Serialises builds of one image across workers (nil: this worker only, e.g. in tests).
     private let store: (any JobStore)?
     private let workerID: String
 
     init(
-        docker: DockerClient, deploymentID: String, caBundlePath: String?, logger: Logger,
-        store: (any JobStore)? = nil, workerID: String = "builder"
+        docker: DockerClient, deploymentID: String, caBundlePath: String?, limits: BuildSandboxSpec.Limits,
+        logger: Logger, store: (any JobStore)? = nil, workerID: String = "builder"
     ) {
         self.docker = docker
         self.deploymentID = deploymentID
         self.caBundlePath = caBundlePath
+        self.limits = limits
         self.logger = logger
         self.store = store
         self.workerID = workerID
     }
 
     func build(_ request: PrebuildPayload) async -> PrebuildOutcome {
-        await busyTags.withLock(request.tag) {
+        await busyImages.withLock(request.key) {
             guard let store else { return await buildUnlocked(request) }
-            // Wait (on change hints, bounded by the build timeout) until no other worker builds this tag.
+            // Wait (on change hints, bounded by the build timeout) until no other worker builds this image.
             let lease = Double(request.timeoutSeconds + 60)
             let deadline = ContinuousClock.now + .seconds(request.timeoutSeconds)
             var hints = store.changes().makeAsyncIterator()
-            while (try? await store.acquirePrebuildLock(tag: request.tag, owner: workerID, seconds: lease)) != true {
+            while true {
+                do {
+                    if try await store.acquirePrebuildLock(request.key, holder: workerID, seconds: lease) { break }
+                } catch {
+                    logger.warning("could not take the build lease; trying again on the next change", metadata: ["tag": "\(request.tag)", "error": "\(error)"])
+                }
                 guard ContinuousClock.now < deadline else {
-                    return PrebuildOutcome(succeeded: false, log: "another build of this tag did not finish in time", sizeBytes: 0, layerSizeBytes: 0)
+                    return .failure("another build of this image did not finish in time")
                 }
                 _ = await hints.next()
             }
             let outcome = await buildUnlocked(request)
-            try? await store.releasePrebuildLock(tag: request.tag, owner: workerID)
+            do {
+                try await store.releasePrebuildLock(request.key, holder: workerID)
+            } catch {
+                logger.warning("could not release the build lease (it expires by itself)", metadata: ["tag": "\(request.tag)", "error": "\(error)"])
+            }
             return outcome
         }
     }
 
+    /// How a build container stopped.
+    private enum Ending: Sendable {
+        case exited(status: Int)
+        case timedOut
+        case layerTooLarge(bytes: Int64)
+    }
+
     private func buildUnlocked(_ request: PrebuildPayload) async -> PrebuildOutcome {
-        let log = BuildLog(cap: request.maxLogBytes)
         let base = "code-runner-\(request.baseRuntime)"
-        let target = "prebuilt-\(request.tag)"
-        let temporary = "\(target)-build-\(UUID().uuidString.prefix(8).lowercased())"
-        let context = buildContext(base: base, script: request.setupScript)
-        let labels = [
-            SandboxSpec.deploymentLabel: deploymentID, "code-runner.prebuilt": request.tag,
-            "code-runner.base": base,
-        ]
-        let failure: String?
+        let target = request.key.engineReference
+        let baseImage: ImageInspect
+        let containerID: String
         do {
-            failure = try await withThrowingTaskGroup(of: String?.self) { group in
-                group.addTask { [docker] in
-                    try await docker.buildImage(context: context, tag: temporary, labels: labels) { log.append($0) }
-                }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(request.timeoutSeconds))
-                    return "build timed out after \(request.timeoutSeconds) s"
-                }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
+            guard let inspected = try await docker.inspectImage(base) else {
+                return .failure("Base image '\(base)' is not on this worker's engine. Build it with: make images")
             }
+            baseImage = inspected
+            try await docker.ensureIsolatedBridge(
+                named: SandboxSpec.networkName(deploymentID: deploymentID),
+                labels: [SandboxSpec.deploymentLabel: deploymentID])
+            containerID = try await docker.createContainer(
+                BuildSandboxSpec.container(base: base, limits: limits, deploymentID: deploymentID, workerID: workerID))
         } catch {
-            await cleanUpTemporary(temporary)
-            let message = String(describing: error)
-            log.append(message)
-            return PrebuildOutcome(succeeded: false, log: log.text, sizeBytes: 0, layerSizeBytes: 0)
-        }
-        if let failure {
-            if !log.text.contains(failure) { log.append(failure) }
-            await cleanUpTemporary(temporary)
-            return PrebuildOutcome(succeeded: false, log: log.text, sizeBytes: 0, layerSizeBytes: 0)
+            logger.error("prebuild could not start", metadata: ["tag": "\(request.tag)", "error": "\(error)"])
+            return .failure("The build could not be started: \(Self.describe(error))")
         }
         do {
-            try await docker.tagImage(temporary, as: target)
-            await cleanUpTemporary(temporary)
-            let size = try await docker.imageSize(target) ?? 0
-            let baseSize = try await docker.imageSize(base) ?? 0
-            logger.info("prebuilt image built", metadata: ["tag": "\(target)", "bytes": "\(size)"])
-            return PrebuildOutcome(succeeded: true, log: log.text, sizeBytes: size, layerSizeBytes: max(size - baseSize, 0))
+            let outcome = try await runAndCommit(request, in: containerID, base: baseImage, baseName: base, target: target)
+            await removeContainer(containerID)
+            return outcome
         } catch {
-            log.append(String(describing: error))
-            await cleanUpTemporary(temporary)
-            return PrebuildOutcome(succeeded: false, log: log.text, sizeBytes: 0, layerSizeBytes: 0)
+            await removeContainer(containerID)
+            logger.error("prebuild failed", metadata: ["tag": "\(request.tag)", "error": "\(error)"])
+            return .failure("The build failed: \(Self.describe(error))")
         }
     }
 
-    func remove(tag: String) async -> Bool {
+    private func runAndCommit(
+        _ request: PrebuildPayload, in id: String, base: ImageInspect, baseName: String, target: String
+    ) async throws -> PrebuildOutcome {
+        let caBundle = caBundlePath.flatMap { FileManager.default.contents(atPath: $0) }.map { Array($0) }
+        try await docker.putArchive(id, path: "/", archive: BuildSandboxSpec.inputArchive(script: request.setupScript, caBundle: caBundle))
+        try await docker.startContainer(id)
+        let ending = try await watch(id, timeoutSeconds: request.timeoutSeconds)
+        let log = try await buildLog(id, cap: request.maxLogBytes)
+        switch ending {
+        case .timedOut:
+            try await docker.killContainer(id)
+            return .failure(Self.appending("build timed out after \(request.timeoutSeconds) s", to: log))
+        case .layerTooLarge(let bytes):
+            try await docker.killContainer(id)
+            return .failure(Self.appending(layerTooLarge(bytes), to: log))
+        case .exited(let status) where status != 0:
+            let oomKilled = (try? await docker.inspectContainer(id).State.OOMKilled) ?? false
+            var note = "The setup script exited with status \(status)"
+            if oomKilled { note += ": killed for using more than the build's memory limit (\(limits.memoryBytes / ByteSize.mebibyte) MiB, PREBUILD_MEMORY_MB)" }
+            return .failure(Self.appending(note, to: log))
+        case .exited:
+            break
+        }
+        let layer = try await docker.writableLayerSize(id)
+        if layer > limits.maxLayerBytes { return .failure(Self.appending(layerTooLarge(layer), to: log)) }
+        let previous = try await docker.inspectImage(target)?.Id
+        let (repository, tag) = Self.split(target)
+        var labels = base.Config?.Labels ?? [:]
+        labels[SandboxSpec.deploymentLabel] = deploymentID
+        labels["code-runner.prebuilt"] = request.tag
+        labels["code-runner.base"] = baseName
+        let config = ImageInspect.Configuration(
+            User: base.Config?.User, Entrypoint: base.Config?.Entrypoint, Cmd: base.Config?.Cmd,
+            WorkingDir: base.Config?.WorkingDir, Labels: labels)
+        let imageID = try await docker.commitContainer(id, repository: repository, tag: tag, config: config)
+        if let previous, previous != imageID {
+            do { try await docker.removeImageIfUnused(previous) } catch {
+                logger.warning("could not remove the previous build of a prebuilt image", metadata: ["image": "\(previous)", "error": "\(error)"])
+            }
+        }
+        let size = try await docker.imageSize(target) ?? 0
+        logger.info("prebuilt image built", metadata: ["tag": "\(request.tag)", "image": "\(target)", "bytes": "\(size)", "layer_bytes": "\(layer)"])
+        return PrebuildOutcome(succeeded: true, log: log, sizeBytes: size, layerSizeBytes: max(size - base.Size, 0))
+    }
+
+    /// Waits for the setup script to end, for its deadline, or for its layer to outgrow the cap
+    /// (looked at every 5 s: the engine walks the layer to measure it), whichever comes first.
+    private func watch(_ id: String, timeoutSeconds: Int) async throws -> Ending {
+        try await withThrowingTaskGroup(of: Ending.self) { group in
+            group.addTask { [docker] in
+                // The engine answers a wait only when the container stops; a wait longer than the
+                // HTTP client's read timeout is asked again.
+                while true {
+                    let asked = ContinuousClock.now
+                    do {
+                        return .exited(status: try await docker.waitContainer(id, timeout: .seconds(300)))
+                    } catch DockerEngineError.unreachable(_) where ContinuousClock.now - asked > .seconds(200) {
+                        continue
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(timeoutSeconds))
+                return .timedOut
+            }
+            group.addTask { [docker, limits] in
+                while true {
+                    try await Task.sleep(for: .seconds(5))
+                    let bytes = try await docker.writableLayerSize(id)
+                    if bytes > limits.maxLayerBytes { return .layerTooLarge(bytes: bytes) }
+                }
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw CancellationError() }
+            return first
+        }
+    }
+
+    /// The end of the build's output (both streams, in the order written), at most `cap` bytes.
+    private func buildLog(_ id: String, cap: Int) async throws -> String {
+        var decoder = StreamFrameDecoder()
+        var bytes: [UInt8] = []
+        for (_, payload) in try decoder.feed(try await docker.logs(id)) {
+            bytes += payload.readableBytesView
+        }
+        guard bytes.count > cap else { return String(decoding: bytes, as: UTF8.self) }
+        return "[build log truncated: the first \(bytes.count - cap) bytes are not kept]\n"
+            + String(decoding: bytes.suffix(cap), as: UTF8.self)
+    }
+
+    private func layerTooLarge(_ bytes: Int64) -> String {
+        "The setup script wrote \(bytes / ByteSize.mebibyte) MiB, more than the build's limit of "
+            + "\(limits.maxLayerBytes / ByteSize.mebibyte) MiB (PREBUILD_MAX_LAYER_MB); the build was stopped"
+    }
+
+    func remove(_ key: PrebuildKey) async -> Bool {
         do {
-            try await docker.removeImage("prebuilt-\(tag)")
+            try await docker.removeImage(key.engineReference)
             return true
         } catch {
-            logger.warning("prebuilt image removal failed", metadata: ["tag": "\(tag)", "error": "\(error)"])
+            logger.warning("prebuilt image removal failed", metadata: ["tag": "\(key.tag)", "error": "\(error)"])
             return false
         }
     }
 
-    private func cleanUpTemporary(_ reference: String) async {
-        try? await docker.removeImage(reference)
-    }
-
-    /// Dockerfile + setup.sh (+ the CA bundle), as a tar build context.
-    private func buildContext(base: String, script: String) -> [UInt8] {
-        var dockerfile = "FROM \(base)\nUSER root\nCOPY setup.sh /tmp/code-runner-setup.sh\n"
-        var archive = TarArchive()
-        if let caBundlePath, let bundle = FileManager.default.contents(atPath: caBundlePath) {
-            archive.addFile(path: "ca-bundle.pem", contents: Array(bundle))
-            dockerfile += "COPY ca-bundle.pem /tmp/code-runner-ca.pem\n"
-            dockerfile += "RUN PIP_CERT=/tmp/code-runner-ca.pem SSL_CERT_FILE=/tmp/code-runner-ca.pem REQUESTS_CA_BUNDLE=/tmp/code-runner-ca.pem CURL_CA_BUNDLE=/tmp/code-runner-ca.pem NODE_EXTRA_CA_CERTS=/tmp/code-runner-ca.pem "
-            dockerfile += "sh /tmp/code-runner-setup.sh && rm -f /tmp/code-runner-setup.sh /tmp/code-runner-ca.pem\n"
-        } else {
-            dockerfile += "RUN sh /tmp/code-runner-setup.sh && rm -f /tmp/code-runner-setup.sh\n"
-        }
-        dockerfile += "USER 1000:1000\n"
-        archive.addFile(path: "Dockerfile", contents: Array(dockerfile.utf8))
-        archive.addFile(path: "setup.sh", contents: Array(script.utf8))
-        return archive.finished()
-    }
-}
-
-/// A build log kept up to a cap (the end is dropped, with a note).
-private final class BuildLog: Sendable {
-    private let cap: Int
-    private let storage = Mutex((text: "", truncated: false))
-
-    init(cap: Int) { self.cap = cap }
-
-    func append(_ text: String) {
-        storage.withLock { state in
-            guard !state.truncated else { return }
-            if state.text.utf8.count + text.utf8.count > cap {
-                state.text += "\n[build log truncated]\n"
-                state.truncated = true
-            } else {
-                state.text += text
-            }
+    private func removeContainer(_ id: String) async {
+        do { try await docker.removeContainer(id) } catch {
+            logger.warning("could not remove a build container (the orphan sweep will)", metadata: ["container": "\(id.prefix(12))", "error": "\(error)"])
         }
     }
 
-    var text: String { storage.withLock { $0.text } }
+    /// The log with a closing line of ours.
+    static func appending(_ note: String, to log: String) -> String {
+        log.isEmpty || log.hasSuffix("\n") ? log + note : log + "\n" + note
+    }
+
+    /// `prebuilt-x:o12` → (`prebuilt-x`, `o12`); no tag → `latest`.
+    static func split(_ reference: String) -> (repository: String, tag: String) {
+        guard let colon = reference.lastIndex(of: ":") else { return (reference, "latest") }
+        return (String(reference[..<colon]), String(reference[reference.index(after: colon)...]))
+    }
+
+    /// A sentence for the build log: the engine's own message, never a Swift type dump.
+    static func describe(_ error: any Error) -> String {
+        if let engine = error as? DockerEngineError { return engine.description }
+        return "an internal error (see the worker's log)"
+    }
 }
 
-/// One build at a time per tag (on this worker).
-private actor TagLocks {
-    private var busy: [String: [CheckedContinuation<Void, Never>]] = [:]
+/// One holder at a time per key (on this worker).
+private actor KeyedLocks<Key: Hashable & Sendable> {
+    private var busy: [Key: [CheckedContinuation<Void, Never>]] = [:]
 
-    func withLock<T: Sendable>(_ tag: String, _ body: @Sendable () async -> T) async -> T {
-        if busy[tag] != nil {
-            await withCheckedContinuation { busy[tag, default: []].append($0) }
+    func withLock<T: Sendable>(_ key: Key, _ body: @Sendable () async -> T) async -> T {
+        if busy[key] != nil {
+            await withCheckedContinuation { busy[key, default: []].append($0) }
         } else {
-            busy[tag] = []
+            busy[key] = []
         }
         let result = await body()
-        if var waiters = busy[tag], !waiters.isEmpty {
+        if var waiters = busy[key], !waiters.isEmpty {
             let next = waiters.removeFirst()
-            busy[tag] = waiters
+            busy[key] = waiters
             next.resume()
         } else {
-            busy.removeValue(forKey: tag)
+            busy.removeValue(forKey: key)
         }
         return result
     }

@@ -17,6 +17,25 @@ struct RunIdentity: Sendable {
 ///
 /// The program's outcome (any exit code, a timeout, an OOM kill) is a `RunResult`; a failure of
 /// the system itself is an `ExecutionFailure`.
+///
+/// **A container that ended without the supervisor's trailer** (the program killed its
+/// supervisor, or the container could not even exec it, e.g. an environment value over the
+/// kernel's 128 KiB MAX_ARG_STRLEN) is the program's result when all of these hold:
+/// - the input was delivered (the program had its chance to run),
+/// - the attach stream ended with a clean end of stream, not an I/O error (an error is
+///   `DockerEngineError.streamBroken`: retried),
+/// - neither the deadline nor the output-flood limit made the worker kill it, and the task was
+///   not cancelled (lease lost, drain),
+/// - the engine answers the wait and inspect of the container right after (an engine that is
+///   down or shutting down refuses them: `.unreachable`, the job is given back),
+/// - the inspect shows it `exited` on its own with `OOMKilled` false (an OOM kill stays the OOM
+///   result it is), and
+/// - the engine's socket file is the same one as when the container was started (dockerd
+///   recreates it on every start: a restart in between means the engine stopped the container,
+///   as the chaos scenario "dockerd restart" does).
+/// Then the answer is the container's exit status from the engine, a note on stderr, no
+/// metadata, attempt 1, never retried. Otherwise the run failed for reasons outside the program
+/// and is retried.
 struct SandboxRunner: Sendable {
     let docker: DockerClient
     let remover: ContainerRemover
@@ -26,7 +45,7 @@ struct SandboxRunner: Sendable {
     /// Rebuilds a prebuilt image this engine lacks (nil: no rebuilds, e.g. in tests).
     var builder: PrebuildBuilder? = nil
     /// Told about every rebuild, to record it (the worker writes it to the database).
-    var onRebuild: (@Sendable (String, PrebuildOutcome) async -> Void)? = nil
+    var onRebuild: (@Sendable (PrebuildKey, PrebuildOutcome) async -> Void)? = nil
     /// Warm containers for runs that fit them (nil: every run is cold).
     var pool: WarmPool? = nil
 
@@ -35,20 +54,24 @@ struct SandboxRunner: Sendable {
             defer { remover.remove(warm.id) }
             do {
                 return try await withTaskCancellationHandler {
-                    try await execute(payload, in: warm.id, warm: warm)
+                    try await execute(payload, in: warm.id, engineSocket: warm.engineSocket, warm: warm)
                 } onCancel: { [docker] in
                     Task { try? await docker.killContainer(warm.id) }
                 }
+            } catch let failure as ExecutionFailure {
+                throw failure
             } catch let error as DockerEngineError {
                 throw ExecutionFailure(engineError: error, image: payload.image)
             } catch {
-                throw .unexpected(String(describing: error), retryable: true)
+                throw .internalError(error, while: "running the program in a warm container")
             }
         }
         let config = SandboxSpec.container(
             for: payload, jobID: identity.jobID, workerID: identity.workerID,
             deploymentID: identity.deploymentID, runtime: ociRuntime)
         let containerID: String
+        // before the container exists: an engine restart from here on changes it
+        let engineSocket = EngineSocketIdentity.current(path: docker.socketPath)
         do {
             if payload.allowNetwork {
                 try await docker.ensureIsolatedBridge(
@@ -66,12 +89,12 @@ struct SandboxRunner: Sendable {
         } catch let error as DockerEngineError {
             throw ExecutionFailure(engineError: error, image: payload.image)
         } catch {
-            throw .unexpected(String(describing: error), retryable: true)
+            throw .internalError(error, while: "creating the container")
         }
         defer { remover.remove(containerID) }
         do {
             return try await withTaskCancellationHandler {
-                try await execute(payload, in: containerID)
+                try await execute(payload, in: containerID, engineSocket: engineSocket)
             } onCancel: { [docker] in
                 Task { try? await docker.killContainer(containerID) }
             }
@@ -80,7 +103,7 @@ struct SandboxRunner: Sendable {
         } catch let error as DockerEngineError {
             throw ExecutionFailure(engineError: error, image: payload.image)
         } catch {
-            throw .unexpected(String(describing: error), retryable: true)
+            throw .internalError(error, while: "running the program")
         }
     }
 
@@ -90,19 +113,22 @@ struct SandboxRunner: Sendable {
         guard let spec = payload.prebuild, let builder else { return }
         logger.info("prebuilt image missing on this engine; rebuilding it from its spec", metadata: ["image": "\(payload.image)"])
         let outcome = await builder.build(spec)
-        await onRebuild?(spec.tag, outcome)
+        await onRebuild?(spec.key, outcome)
         guard outcome.succeeded else {
             throw ExecutionFailure(
                 failure: JobFailure(
                     statusCode: 503,
-                    detail: "Prebuilt image '\(payload.image)' could not be rebuilt: \(outcome.log.suffix(2000))"),
+                    detail: "Prebuilt image '\(spec.key.publicName)' could not be rebuilt: \(outcome.log.suffix(2000))"),
                 retryable: false)
         }
     }
 
     /// Delivers the input, streams the output under the deadline, then collects the outcome.
     /// `warm` is the pooled container to use, already started; nil starts `containerID` now.
-    private func execute(_ payload: RunPayload, in containerID: String, warm: WarmContainer? = nil) async throws -> RunResult {
+    /// `engineSocket`: the engine socket's identity from before the container was started.
+    private func execute(
+        _ payload: RunPayload, in containerID: String, engineSocket: EngineSocketIdentity?, warm: WarmContainer? = nil
+    ) async throws -> RunResult {
         let input = RunInput(payload: payload, mainFile: payload.mainFile, nonce: RunInput.makeNonce())
         let output = RunOutputCollector(
             cap: payload.maxOutputBytes, nonce: input.nonce, metadataCap: payload.maxMetadataBytes)
@@ -129,13 +155,23 @@ struct SandboxRunner: Sendable {
                         return true
                     }
                 }
-                if let warm {
-                    try await warm.run(input: input.bytes, onDelivered: onDelivered, onFrame: onFrame)
-                } else {
-                    try await DockerAttachConnection(socketPath: docker.socketPath).run(
-                        containerID: containerID, input: input.bytes,
-                        afterUpgrade: { try await docker.startContainer(containerID) },
-                        inputDelivered: onDelivered, onFrame: onFrame)
+                do {
+                    if let warm {
+                        try await warm.run(input: input.bytes, onDelivered: onDelivered, onFrame: onFrame)
+                    } else {
+                        try await DockerAttachConnection(socketPath: docker.socketPath).run(
+                            containerID: containerID, input: input.bytes,
+                            afterUpgrade: { try await docker.startContainer(containerID) },
+                            inputDelivered: onDelivered, onFrame: onFrame)
+                    }
+                } catch let error as DockerEngineError {
+                    throw error
+                } catch let error as CancellationError {
+                    throw error
+                } catch {
+                    // an I/O error on the stream (not its clean end): the engine or the
+                    // connection failed, not the program
+                    throw DockerEngineError.streamBroken("\(error)")
                 }
             }
             group.addTask {
@@ -156,6 +192,8 @@ struct SandboxRunner: Sendable {
         // waiting for the container's teardown. Otherwise (killed, timed out) ask the engine.
         let exitCode: Int
         let oomKilled: Bool
+        /// Set when the container ended by itself without a trailer (see the type's doc comment).
+        var supervisorLost: Int?
         if !didTimeOut, let trailer, let kills = trailer.oomKills {
             exitCode = trailer.exitStatus
             oomKilled = kills > 0
@@ -164,12 +202,20 @@ struct SandboxRunner: Sendable {
             let state = try await docker.inspectContainer(containerID).State
             exitCode = didTimeOut ? -1 : (trailer?.exitStatus ?? state.ExitCode)
             oomKilled = state.OOMKilled
-            // No trailer, and neither the deadline, the output cap nor the OOM killer stopped
-            // it: something outside the program ended the container (the engine restarting,
-            // say). That is not a result; the job runs again.
+            // No trailer, and neither the deadline, the output cap nor the OOM killer stopped it.
             if trailer == nil, !didTimeOut, !oomKilled, !output.flooded {
-                throw ExecutionFailure.unexpected(
-                    "the container ended without reporting its program's end (exit status \(state.ExitCode))", retryable: true)
+                if let fault = Self.faultOutsideTheProgram(
+                    delivered: timeline.deliveredAt.withLock { $0 } != nil, cancelled: Task.isCancelled,
+                    status: state.Status, socketBefore: engineSocket,
+                    socketAfter: EngineSocketIdentity.current(path: docker.socketPath))
+                {
+                    throw ExecutionFailure.unexpected(
+                        "the container was stopped before its program ended", retryable: true,
+                        logDetail: "no trailer, exit status \(state.ExitCode), state \(state.Status): \(fault)")
+                }
+                supervisorLost = state.ExitCode
+                logger.info("the sandbox's supervisor ended before reporting the program's end; answered as the program's result",
+                            metadata: ["exit_code": "\(state.ExitCode)", "container": "\(containerID.prefix(12))"])
             }
         }
         logger.debug("run phases", metadata: [
@@ -181,6 +227,9 @@ struct SandboxRunner: Sendable {
         let started = timeline.deliveredAt.withLock { $0 } ?? endedAt
 
         var stderrText = stderr.text
+        if let status = supervisorLost {
+            stderrText += Self.supervisorLostNote(exitStatus: status)
+        }
         if output.flooded {
             stderrText += "\n[code-runner] the program wrote more than 8 times MAX_OUTPUT_BYTES and was stopped\n"
         }
@@ -203,6 +252,29 @@ struct SandboxRunner: Sendable {
             oomKilled: oomKilled,
             stdoutTruncated: stdout.truncated,
             stderrTruncated: stderr.truncated)
+    }
+}
+
+extension SandboxRunner {
+    /// Why a container that ended without a trailer (not by the deadline, the flood limit or
+    /// the OOM killer) did not end by itself, or nil when it did: then it is the program's
+    /// result. The rule is the type's doc comment; the stream's I/O errors and an engine that
+    /// cannot answer are handled before (they throw).
+    static func faultOutsideTheProgram(
+        delivered: Bool, cancelled: Bool, status: String,
+        socketBefore: EngineSocketIdentity?, socketAfter: EngineSocketIdentity?
+    ) -> String? {
+        if !delivered { return "the input was never delivered" }
+        if cancelled { return "the run was stopped by the worker" }
+        if status != "exited" { return "the container is \(status), not exited" }
+        guard let socketBefore, let socketAfter else { return "the engine's socket could not be read" }
+        if socketBefore != socketAfter { return "the engine restarted while the container ran" }
+        return nil
+    }
+
+    /// The line appended to stderr when the supervisor ended before reporting the program's end.
+    static func supervisorLostNote(exitStatus: Int) -> String {
+        "\ncode-runner: the sandbox's supervisor ended before reporting the program's end (exit status \(exitStatus))\n"
     }
 }
 

@@ -10,23 +10,28 @@ final class WarmContainer: Sendable {
 
     let id: String
     let image: String
+    /// The engine socket's identity from before the container was created: a run in it tells
+    /// an engine restart since then from a container that ended by itself (`SandboxRunner`).
+    let engineSocket: EngineSocketIdentity?
     private let inputs: AsyncStream<ByteBuffer?>
     private let inputContinuation: AsyncStream<ByteBuffer?>.Continuation
     private let frameSink = Mutex<FrameSink?>(nil)
     private let deliveredHook = Mutex<(@Sendable () -> Void)?>(nil)
     private let session = Mutex<Task<Void, Error>?>(nil)
 
-    private init(id: String, image: String) {
+    private init(id: String, image: String, engineSocket: EngineSocketIdentity?) {
         self.id = id
         self.image = image
+        self.engineSocket = engineSocket
         (inputs, inputContinuation) = AsyncStream<ByteBuffer?>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Creates, attaches and starts a container from `config`; returns once it is running and
     /// waiting for its input.
     static func prepare(_ config: ContainerConfig, docker: DockerClient) async throws -> WarmContainer {
+        let engineSocket = EngineSocketIdentity.current(path: docker.socketPath)
         let id = try await docker.createContainer(config)
-        let container = WarmContainer(id: id, image: config.Image)
+        let container = WarmContainer(id: id, image: config.Image, engineSocket: engineSocket)
         do {
             try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, Error>) in
                 let startedOnce = Mutex<CheckedContinuation<Void, Error>?>(started)

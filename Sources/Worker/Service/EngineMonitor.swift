@@ -73,8 +73,13 @@ final class EngineMonitor: Sendable {
                 lastListing.withLock { $0 = ImageListing(readAt: readAt, engineImageCount: info.Images) }
             }
             next = Snapshot(connected: true, version: info.ServerVersion, error: nil, images: images)
+        } catch let error as DockerEngineError {
+            // `/health` shows this: a sentence, never a Swift error value; the log has the rest.
+            next.error = error.message
+            logger.debug("engine check failed", metadata: ["error": "\(error)"])
         } catch {
-            next.error = String(describing: error)
+            next.error = "the Docker engine check failed"
+            logger.warning("engine check failed", metadata: ["error": "\(error)"])
         } }
         let previous = current.withLock { state in
             defer { state = next }

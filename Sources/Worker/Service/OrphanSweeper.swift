@@ -24,9 +24,11 @@ struct OrphanSweeper: Sendable {
                 let labels = container.Labels ?? [:]
                 let owner = labels[SandboxSpec.workerLabel] ?? ""
                 let job = labels[SandboxSpec.jobLabel] ?? ""
-                // This worker's warm containers are its own business (removed after use or at
+                // This worker's warm and build containers are its own business (removed after use or at
                 // shutdown); a dead worker's are swept like everything else it left.
-                let orphaned = owner == workerID ? (job != WarmPool.jobLabel && !running.contains(job)) : !liveWorkers.contains(owner)
+                // Its build containers too: the builder removes them when the build ends.
+                let ownContainer = job == WarmPool.jobLabel || job == BuildSandboxSpec.jobLabel || running.contains(job)
+                let orphaned = owner == workerID ? !ownContainer : !liveWorkers.contains(owner)
                 guard orphaned else { continue }
                 try await docker.removeContainer(container.Id)
                 removed += 1

@@ -28,8 +28,9 @@ struct WorkerService: Service {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let deploymentID = try await store.deploymentID()
         let builder = PrebuildBuilder(
-            docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle, logger: logger,
-            store: store, workerID: workerID)
+            docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle,
+            limits: BuildSandboxSpec.Limits(settings: settings, hostCPUs: ProcessInfo.processInfo.activeProcessorCount),
+            logger: logger, store: store, workerID: workerID)
         let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
         let pool = WarmPool(
             docker: docker, size: settings.poolSize, template: defaultPayload, identity: identity,
@@ -40,9 +41,13 @@ struct WorkerService: Service {
             })
         let runner = SandboxRunner(
             docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger, builder: builder,
-            onRebuild: { [store] tag, outcome in
+            onRebuild: { [store, logger] key, outcome in
                 metrics.recordPrebuild(succeeded: outcome.succeeded)
-                try? await store.finishPrebuild(tag: tag, outcome: outcome)
+                do {
+                    try await store.finishPrebuild(key, outcome: outcome)
+                } catch {
+                    logger.error("could not record a rebuild's outcome", metadata: ["tag": "\(key.tag)", "error": "\(error)"])
+                }
             },
             pool: pool)
         let sweeper = OrphanSweeper(
@@ -213,12 +218,13 @@ struct WorkerService: Service {
                 // nothing more until the engine answers again.
                 engine.markUnreachable(failure.failure.detail)
                 let released = try await store.release(lease)
-                jobLogger.warning("Docker engine unreachable; job released", metadata: ["detail": "\(failure.failure.detail)", "released": "\(released)"])
+                jobLogger.warning("Docker engine unreachable; job released", metadata: ["detail": "\(failure.failure.detail)", "error": "\(failure.logDetail)", "released": "\(released)"])
             case .failure(let failure):
                 let stored = try await store.fail(lease, failure: failure.failure, retry: failure.retryable)
                 if stored { metrics.recordRun(runtime: runtime, outcome: .failed, seconds: seconds, queueWait: queueWait) }
                 finished["outcome"] = "\(RunOutcome.failed.rawValue)"
                 finished["detail"] = "\(failure.failure.detail)"
+                finished["error"] = "\(failure.logDetail)"  // the full error: the detail is the client's sentence
                 finished["retry"] = "\(failure.retryable)"
                 finished["stored"] = "\(stored)"
                 jobLogger.error("job finished", metadata: finished)
@@ -233,16 +239,18 @@ struct WorkerService: Service {
         do {
             let jobs = try await store.deleteFinishedJobs(olderThanHours: Double(settings.jobRetentionHours), batch: 500)
             let containers = await sweeper.sweep(running: await running.publicIDs)
-            let stale = try await store.deletePrebuilds(tags: try await store.stalePrebuilds(olderThanDays: Double(settings.cleanupMaxAgeDays)))
+            // Every owner's stale images (a caller's POST /prebuilds/cleanup reaches only its own).
+            let stale = try await store.deletePrebuilds(try await store.stalePrebuilds(olderThanDays: Double(settings.cleanupMaxAgeDays), owner: nil))
             var images = 0
-            for tag in stale where await builder?.remove(tag: tag) == true { images += 1 }
+            for key in stale where await builder?.remove(key) == true { images += 1 }
             try await store.checkpoint()
             let report = CleanupReport(removedJobs: jobs, removedContainers: containers, removedImages: images)
             try await store.recordCleanup(report)
             _ = try await store.complete(lease, result: JSONEncoder().encode(report))
             logger.info("clean-up done", metadata: ["removed_jobs": "\(jobs)", "removed_containers": "\(containers)"])
         } catch {
-            _ = try? await store.fail(lease, failure: JobFailure(statusCode: 500, detail: "clean-up failed: \(error)"), retry: false)
+            // the client sees a sentence; the error itself is in the log line below
+            _ = try? await store.fail(lease, failure: JobFailure(statusCode: 500, detail: "The clean-up failed; the worker's log has the error."), retry: false)
             logger.error("clean-up failed", metadata: ["error": "\(error)"])
         }
     }
@@ -258,9 +266,13 @@ struct WorkerService: Service {
         case .build:
             outcome = await builder.build(request)
             metrics.recordPrebuild(succeeded: outcome.succeeded)
-            try? await store.finishPrebuild(tag: request.tag, outcome: outcome)
+            do {
+                try await store.finishPrebuild(request.key, outcome: outcome)
+            } catch {
+                logger.error("could not record the build's outcome", metadata: ["tag": "\(request.tag)", "error": "\(error)"])
+            }
         case .remove:
-            let removed = await builder.remove(tag: request.tag)
+            let removed = await builder.remove(request.key)
             outcome = PrebuildOutcome(succeeded: removed, log: "", sizeBytes: 0, layerSizeBytes: 0)
         }
         let stored = (try? await store.complete(claimed.lease, result: JSONEncoder().encode(outcome))) ?? false
