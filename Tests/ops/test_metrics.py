@@ -22,6 +22,7 @@ DOCUMENTED = {
     "code_runner_pool_ready_containers": "gauge",
     "code_runner_prebuild_builds_total": "counter",
     "code_runner_prebuilt_images": "gauge",
+    "code_runner_worker_errors_total": "counter",
     "code_runner_last_cleanup_timestamp_seconds": "gauge",
     "code_runner_last_cleanup_removed": "gauge",
 }

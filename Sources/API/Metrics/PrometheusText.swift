@@ -64,5 +64,8 @@ struct WorkerMetricFamily: Sendable {
         WorkerMetricFamily(
             name: "code_runner_prebuild_builds_total", type: "counter",
             help: "Prebuilt-image builds (first builds and rebuilds of missing images), by outcome."),
+        WorkerMetricFamily(
+            name: "code_runner_worker_errors_total", type: "counter",
+            help: "Failed rounds of the workers' background loops (heartbeat, engine, schedules, metrics, sweep, claim), by loop."),
     ]
 }

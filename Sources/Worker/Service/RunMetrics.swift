@@ -54,6 +54,12 @@ final class RunMetrics: Sendable {
         pending.withLock { $0[Self.key("code_runner_prebuild_builds_total", labels), default: 0] += 1 }
     }
 
+    /// Counts one failed round of a background loop (`LoopFailures`).
+    func recordLoopFailure(loop: String) {
+        let labels = Self.labels(["loop": loop])
+        pending.withLock { $0[Self.key("code_runner_worker_errors_total", labels), default: 0] += 1 }
+    }
+
     /// Takes the increments gathered since the last call.
     func takePending() -> [MetricSample] {
         let taken = pending.withLock { pending in

@@ -25,6 +25,7 @@ struct WorkerService: Service {
         let running = RunningJobs()
         let draining = DrainFlag()
         let metrics = RunMetrics()
+        let failures = LoopFailures(logger: logger, metrics: metrics)
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let deploymentID = try await store.deploymentID()
         let builder = PrebuildBuilder(
@@ -67,31 +68,31 @@ struct WorkerService: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { for await _ in store.changes() { wake.yield() } }
-                group.addTask { try await every(.seconds(1)) { wake.yield() } }
+                group.addTask { try await every(.seconds(1), "tick", failures: failures) { wake.yield() } }
                 // The engine check has its own loop: a hung engine must never delay the heartbeat
                 // (the worker's leases would expire while it is alive).
                 group.addTask {
-                    try await every(.seconds(min(2, settings.leaseSeconds / 3))) {
+                    try await every(.seconds(min(2, settings.leaseSeconds / 3)), "engine", failures: failures) {
                         let wasConnected = engine.snapshot.connected
                         if await engine.refresh().connected && !wasConnected { wake.yield() }
                     }
                 }
                 group.addTask {
-                    try await every(.seconds(settings.leaseSeconds / 3)) {
+                    try await every(.seconds(settings.leaseSeconds / 3), "heartbeat", failures: failures) {
                         let lost = try await heartbeat(engine: engine, running: running, pool: pool, draining: draining.isSet)
                         if !lost.isEmpty { logger.warning("lease lost; run stopped", metadata: ["jobs": "\(lost)"]) }
                     }
                 }
                 group.addTask {
-                    try await every(.seconds(1)) {
+                    try await every(.seconds(1), "schedules", failures: failures) {
                         try await store.fireDueSchedules(kinds: ["cleanup": .cleanup])
                         let reaped = try await store.reapExpiredLeases()
                         if reaped > 0 { logger.warning("reaped jobs whose worker vanished", metadata: ["count": "\(reaped)"]) }
                     }
                 }
-                group.addTask { try await every(.seconds(1)) { try await flush(metrics) } }
+                group.addTask { try await every(.seconds(1), "metrics", failures: failures) { try await flush(metrics) } }
                 group.addTask {
-                    try await every(.seconds(settings.leaseSeconds)) {
+                    try await every(.seconds(settings.leaseSeconds), "sweep", failures: failures) {
                         if engine.snapshot.connected { await sweeper.sweep(running: await running.publicIDs) }
                     }
                 }
@@ -100,12 +101,14 @@ struct WorkerService: Service {
                     if draining.isSet { break }
                     await stopRunsWithLostLeases(running)
                     let free = settings.workerConcurrency - (await running.count)
-                    guard free > 0, engine.snapshot.connected, (try? await store.hasClaimableJobs()) == true else { continue }
+                    guard free > 0, engine.snapshot.connected else { continue }
                     let claimed: [ClaimedJob]
                     do {
+                        guard try await store.hasClaimableJobs() else { continue }
                         claimed = try await store.claim(worker: workerID, limit: free, leaseSeconds: settings.leaseSeconds)
+                        failures.succeeded("claim")
                     } catch {
-                        logger.error("claim failed", metadata: ["error": "\(error)"])
+                        failures.failed("claim", error)
                         continue
                     }
                     for job in claimed {
@@ -130,8 +133,8 @@ struct WorkerService: Service {
         }
         await pool.drain()
         await remover.drain()
-        try? await flush(metrics)
-        try? await store.removeWorker(id: workerID)
+        await loggedWrite("last metrics flush", logger: logger) { try await flush(metrics) }
+        await loggedWrite("worker record removal", logger: logger) { try await store.removeWorker(id: workerID) }
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
     }
 
@@ -167,9 +170,11 @@ struct WorkerService: Service {
             return
         }
         guard job.kind == .run, var payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
-            _ = try? await store.fail(
-                lease, failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: this worker cannot run \(job.kind.rawValue) jobs"),
-                retry: false)
+            await loggedWrite("fail of an unreadable job", logger: jobLogger) {
+                try await store.fail(
+                    lease, failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: this worker cannot run \(job.kind.rawValue) jobs"),
+                    retry: false)
+            }
             return
         }
         // `cpus` up to MAX_CPU_CORES is valid, but Docker refuses more than the host has.
@@ -188,7 +193,9 @@ struct WorkerService: Service {
         case .draining:
             // This task was cancelled to stop the run; the write must not be (GRDB refuses to
             // start work in a cancelled task), so it runs in a task of its own.
-            let released = await Task { [store] in (try? await store.release(lease)) ?? false }.value
+            let released = await Task { [store] in
+                await loggedWrite("release on shutdown", logger: jobLogger) { try await store.release(lease) } ?? false
+            }.value
             jobLogger.info("run stopped by shutdown; job released", metadata: ["released": "\(released)"])
             return
         case nil:
@@ -250,7 +257,9 @@ struct WorkerService: Service {
             logger.info("clean-up done", metadata: ["removed_jobs": "\(jobs)", "removed_containers": "\(containers)"])
         } catch {
             // the client sees a sentence; the error itself is in the log line below
-            _ = try? await store.fail(lease, failure: JobFailure(statusCode: 500, detail: "The clean-up failed; the worker's log has the error."), retry: false)
+            await loggedWrite("fail of the clean-up job", logger: logger) {
+                try await store.fail(lease, failure: JobFailure(statusCode: 500, detail: "The clean-up failed; the worker's log has the error."), retry: false)
+            }
             logger.error("clean-up failed", metadata: ["error": "\(error)"])
         }
     }
@@ -258,7 +267,9 @@ struct WorkerService: Service {
     /// Builds (or removes) a prebuilt image and records the outcome on the prebuild and the job.
     private func prebuild(_ claimed: ClaimedJob, builder: PrebuildBuilder, metrics: RunMetrics, logger: Logger) async {
         guard let request = try? JSONDecoder().decode(PrebuildPayload.self, from: claimed.job.payload) else {
-            _ = try? await store.fail(claimed.lease, failure: JobFailure(statusCode: 500, detail: "Prebuild failed: unreadable job"), retry: false)
+            await loggedWrite("fail of an unreadable prebuild job", logger: logger) {
+                try await store.fail(claimed.lease, failure: JobFailure(statusCode: 500, detail: "Prebuild failed: unreadable job"), retry: false)
+            }
             return
         }
         let outcome: PrebuildOutcome
@@ -275,7 +286,9 @@ struct WorkerService: Service {
             let removed = await builder.remove(request.key)
             outcome = PrebuildOutcome(succeeded: removed, log: "", sizeBytes: 0, layerSizeBytes: 0)
         }
-        let stored = (try? await store.complete(claimed.lease, result: JSONEncoder().encode(outcome))) ?? false
+        let stored = await loggedWrite("prebuild job completion", logger: logger) {
+            try await store.complete(claimed.lease, result: JSONEncoder().encode(outcome))
+        } ?? false
         logger.info("prebuild job done", metadata: ["tag": "\(request.tag)", "action": "\(request.action.rawValue)", "succeeded": "\(outcome.succeeded)", "stored": "\(stored)"])
     }
 
@@ -336,14 +349,6 @@ struct WorkerService: Service {
             group.cancelAll()
         }
         await running.waitUntilIdle()
-    }
-}
-
-/// Calls `action` every `interval` until cancelled; an error in one round is not fatal.
-func every(_ interval: Duration, _ action: @Sendable () async throws -> Void) async throws {
-    while true {
-        try await Task.sleep(for: interval)
-        do { try await action() } catch is CancellationError { throw CancellationError() } catch {}
     }
 }
 
