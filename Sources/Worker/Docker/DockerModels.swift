@@ -22,27 +22,27 @@ struct ContainerConfig: Encodable, Sendable {
     var HostConfig: HostConfig
 }
 
-/// `HostConfig` of a container create.
+/// `HostConfig` of a container create. A wire type only: it has no security defaults of its
+/// own; every value comes from the spec that builds it (`SandboxSpec` for runs,
+/// `BuildSandboxSpec` for prebuilds), where the table of what a container gets is written.
 struct HostConfig: Encodable, Sendable {
     var Memory: Int64
     var MemorySwap: Int64
     var NanoCpus: Int64
     var CpuShares: Int
     var PidsLimit: Int
-    var ReadonlyRootfs = true
+    var ReadonlyRootfs: Bool
     var Tmpfs: [String: String]
-    var CapDrop = ["ALL"]
+    var CapDrop: [String]
     /// Capabilities given back after dropping all (builds only; runs get none).
     var CapAdd: [String]? = nil
-    var SecurityOpt = ["no-new-privileges"]
+    var SecurityOpt: [String]
     var NetworkMode: String?
-    var LogConfig = LogConfiguration(type: "none")
-    var Init = true
-    var Runtime: String?
+    var LogConfig: LogConfiguration
+    var Init: Bool
+    var Runtime: String? = nil
     var AutoRemove = false
-    /// `/dev/shm` stays (POSIX semaphores: Python's multiprocessing needs it) but at 1 MiB, so
-    /// it is no second disk: the only real writable space is the `/tmp` tmpfs.
-    var ShmSize: Int64 = 1 << 20
+    var ShmSize: Int64
 }
 
 struct LogConfiguration: Encodable, Sendable {

@@ -8,6 +8,7 @@ import Queue
 /// | capabilities | drop ALL; `no-new-privileges`; the engine's default seccomp profile |
 /// | root filesystem | read-only |
 /// | writable space | `/tmp` tmpfs of `disk_limit` bytes, exec, nosuid, nodev, owned by 1000 (its pages count against memory); `/dev/shm` only 1 MiB |
+/// | OCI runtime | `SANDBOX_RUNTIME` (e.g. runsc) or the engine's default |
 /// | memory | `Memory = MemorySwap` (no swap) |
 /// | CPU | `NanoCpus` and `CpuShares` |
 /// | processes | `PidsLimit` |
@@ -19,6 +20,9 @@ enum SandboxSpec {
     static let deploymentLabel = "code-runner.deployment"
     static let jobLabel = "code-runner.job"
     static let workerLabel = "code-runner.worker"
+
+    /// Size of `/dev/shm` in every run.
+    static let shmBytes: Int64 = 1 << 20
 
     /// The bridge network of a deployment's sandboxes that asked for network access.
     static func networkName(deploymentID: String) -> String { "code-runner-\(deploymentID)" }
@@ -39,8 +43,16 @@ enum SandboxSpec {
                 NanoCpus: payload.nanoCPUs,
                 CpuShares: payload.cpuShares,
                 PidsLimit: payload.pidsLimit,
+                ReadonlyRootfs: true,
                 Tmpfs: ["/tmp": "rw,exec,nosuid,nodev,size=\(payload.diskBytes),uid=1000,gid=1000,mode=0755"],
+                CapDrop: ["ALL"],
+                SecurityOpt: ["no-new-privileges"],
                 NetworkMode: payload.allowNetwork ? networkName(deploymentID: deploymentID) : nil,
-                Runtime: runtime))
+                LogConfig: LogConfiguration(type: "none"),
+                Init: true,
+                Runtime: runtime,
+                // `/dev/shm` stays (POSIX semaphores: Python's multiprocessing needs it) but at
+                // 1 MiB, so it is no second disk: the only real writable space is `/tmp`.
+                ShmSize: shmBytes))
     }
 }

@@ -1,0 +1,78 @@
+import Foundation
+import Queue
+import Testing
+
+@testable import Worker
+
+/// The container spec of a run, as the Engine API receives it, against the table in
+/// `SandboxSpec`'s doc comment (issue 13, item 3) — no engine needed.
+struct SandboxSpecTests {
+    func payload(network: Bool) -> RunPayload {
+        RunPayload(
+            code: "print(1)", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: 5,
+            memoryBytes: 128 << 20, cpuShares: 512, nanoCPUs: 1_500_000_000, diskBytes: 32 << 20, pidsLimit: 99,
+            allowNetwork: network, environment: [EnvironmentVariable(name: "A", value: "1")],
+            maxOutputBytes: 1 << 20, maxMetadataBytes: 1 << 20)
+    }
+
+    /// The create body as JSON, as the engine reads it.
+    func wire(network: Bool, runtime: String? = nil) throws -> [String: Any] {
+        let config = SandboxSpec.container(for: payload(network: network), jobID: "job-1", workerID: "worker-1", deploymentID: "dep", runtime: runtime)
+        return try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any])
+    }
+
+    @Test("every row of the sandbox table: user, capabilities, seccomp, root, tmpfs, memory = swap, CPU, pids, network, init, logging, labels")
+    func table() throws {
+        let body = try wire(network: false)
+        let host = try #require(body["HostConfig"] as? [String: Any])
+        #expect(body["User"] as? String == "1000:1000")
+        #expect(body["Image"] as? String == "code-runner-python")
+        #expect(body["Env"] as? [String] == ["A=1"])
+        #expect(host["CapDrop"] as? [String] == ["ALL"])
+        #expect(host["CapAdd"] == nil)
+        // The engine's default seccomp profile stays: no `seccomp=unconfined` among the options.
+        #expect(host["SecurityOpt"] as? [String] == ["no-new-privileges"])
+        #expect(host["ReadonlyRootfs"] as? Bool == true)
+        #expect(host["Tmpfs"] as? [String: String] == ["/tmp": "rw,exec,nosuid,nodev,size=\(32 << 20),uid=1000,gid=1000,mode=0755"])
+        #expect(host["ShmSize"] as? Int == 1 << 20)
+        #expect(host["Memory"] as? Int == 128 << 20)
+        #expect(host["MemorySwap"] as? Int == 128 << 20)
+        #expect(host["NanoCpus"] as? Int == 1_500_000_000)
+        #expect(host["CpuShares"] as? Int == 512)
+        #expect(host["PidsLimit"] as? Int == 99)
+        #expect(body["NetworkDisabled"] as? Bool == true)
+        #expect(host["NetworkMode"] == nil)
+        #expect(host["Init"] as? Bool == true)
+        #expect((host["LogConfig"] as? [String: Any])?["Type"] as? String == "none")
+        #expect(host["Runtime"] == nil)
+        #expect(body["Labels"] as? [String: String] == [
+            "code-runner.deployment": "dep", "code-runner.job": "job-1", "code-runner.worker": "worker-1",
+        ])
+    }
+
+    @Test("a networked run gets the deployment's own bridge; SANDBOX_RUNTIME reaches the engine")
+    func networkAndRuntime() throws {
+        let body = try wire(network: true, runtime: "runsc")
+        let host = try #require(body["HostConfig"] as? [String: Any])
+        #expect(body["NetworkDisabled"] as? Bool == false)
+        #expect(host["NetworkMode"] as? String == "code-runner-dep")
+        #expect(host["Runtime"] as? String == "runsc")
+    }
+
+    @Test("a build container: root in /app, the package manager's capabilities only, the sandbox bridge, limits")
+    func buildContainer() throws {
+        let limits = BuildSandboxSpec.Limits(memoryBytes: 256 << 20, nanoCPUs: 1_000_000_000, pidsLimit: 64, maxLayerBytes: 1 << 30)
+        let config = BuildSandboxSpec.container(base: "code-runner-python", limits: limits, deploymentID: "dep", workerID: "w")
+        let body = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any])
+        let host = try #require(body["HostConfig"] as? [String: Any])
+        #expect(body["User"] as? String == "0:0")
+        #expect(body["WorkingDir"] as? String == "/app")
+        #expect(host["CapDrop"] as? [String] == ["ALL"])
+        #expect(host["CapAdd"] as? [String] == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL"])
+        #expect(host["SecurityOpt"] as? [String] == ["no-new-privileges"])
+        #expect(host["Memory"] as? Int == 256 << 20 && host["MemorySwap"] as? Int == 256 << 20)
+        #expect(host["PidsLimit"] as? Int == 64)
+        #expect(host["NetworkMode"] as? String == "code-runner-dep")
+        #expect((body["Labels"] as? [String: String])?["code-runner.job"] == BuildSandboxSpec.jobLabel)
+    }
+}
