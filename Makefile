@@ -9,7 +9,7 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug unit-test acceptance openapi ops-test client-test hostile bench chaos chaos-ci clean-images help
+.PHONY: run test setup images build build-debug lint unit-test acceptance openapi ops-test client-test hostile bench chaos chaos-ci clean-images help
 
 help:
 	@echo "make run | make test | make images | make build | make acceptance"
@@ -33,11 +33,18 @@ run: images build
 
 ## Every test: unit and integration tests (real Docker, real SQLite), then the acceptance suite
 ## against a freshly started service.
-test: images build unit-test acceptance openapi ops-test client-test hostile chaos-ci
+test: lint images build unit-test acceptance openapi ops-test client-test hostile chaos-ci
 
+## The source's form: swift-format (settings in .swift-format; `swift format format --in-place
+## --recursive Sources Tests Package.swift` fixes it) and the OpenAPI document as strict JSON.
+lint:
+	@swift format lint --strict --recursive Sources Tests Package.swift
+	@bash scripts/run-openapi.sh --lint
+
+## CODE_RUNNER_REQUIRE_DOCKER=1: the suites that need the engine fail rather than skip without it.
 unit-test:
 	@swift build --build-tests
-	@swift test --skip-build --no-parallel
+	@CODE_RUNNER_REQUIRE_DOCKER=1 swift test --skip-build --no-parallel
 
 acceptance: build
 	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
@@ -70,8 +77,10 @@ chaos-ci: build
 chaos: images build
 	@bash scripts/run-chaos.sh
 
-## Latency, throughput, queue and memory figures, side by side in one run (see scripts/bench.sh).
+## Latency, throughput, queue and memory figures, side by side in one run (see scripts/bench.sh),
+## measured by code-runner-bench (not part of `make build`: it is no production binary).
 bench: images build
+	@swift build -c release --product code-runner-bench
 	@bash scripts/bench.sh
 
 ## Remove this service's runtime images (they are rebuilt by `make images`).

@@ -8,7 +8,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "code-runner-api", targets: ["API"]),
-        .executable(name: "code-runner-worker", targets: ["Worker"]),
+        .executable(name: "code-runner-worker", targets: ["WorkerMain"]),
+        .executable(name: "code-runner-bench", targets: ["Bench"]),
         .library(name: "Queue", targets: ["Queue"]),
         .library(name: "CodeRunnerClient", targets: ["CodeRunnerClient"]),
         .executable(name: "code-runner", targets: ["CLI"]),
@@ -46,9 +47,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
-            ]
+            ],
+            // GET /openapi.json; installed next to the binary as code-runner_API.resources/.
+            resources: [.copy("Resources/openapi.json")]
         ),
-        .executableTarget(
+        // The worker: a library (everything it is made of), the production `code-runner-worker`
+        // executable around it, and `code-runner-bench` (benchmarks, the tests' queue probe).
+        .target(
             name: "Worker",
             dependencies: [
                 "Queue",
@@ -56,10 +61,22 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
+            ]
+        ),
+        .executableTarget(
+            name: "WorkerMain",
+            dependencies: ["Worker", "Queue", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "Bench",
+            dependencies: [
+                "Worker", "Queue",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "QueueTests", dependencies: ["Queue", .product(name: "GRDB", package: "GRDB.swift")]),

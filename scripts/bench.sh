@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: every figure in one run, on this machine, with the release binaries and the
-# code-runner-python image (run `make images build` first; `make bench` does).
+# code-runner-python image (`make bench` builds them all; by hand: `make images build`, then
+# `swift build -c release --product code-runner-bench`).
 #   - latency and throughput: two services side by side, the warm pool on (POOL_SIZE=2) and off
 #     (POOL_SIZE=0), against the raw Engine API lifecycle, `docker run --rm` and the seed's
-#     engine calls (code-runner-worker bench);
+#     engine calls (code-runner-bench latency);
 #   - the queue alone, once the services are stopped: its wake-ups (enqueue → claim, complete →
 #     waiting API; queue-hops) and no-op claim+complete jobs/s with 1 and 4 worker processes;
 #   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
@@ -39,7 +40,7 @@ trap 'for s in "${services[@]}"; do kill -TERM -- -$s 2>/dev/null; done; wait 2>
 start_service warm 2; warm=$started_port
 start_service cold 0; cold=$started_port
 echo "## POST /run and the raw lifecycle (python hello world; same image and flags; services: 2 workers × WORKER_CONCURRENCY=$BENCH_CONCURRENCY)"
-"$BIN/code-runner-worker" bench --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
+"$BIN/code-runner-bench" latency --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
     --runs "$RUNS" --json "$out/bench.json" || exit 1
 
 echo
@@ -57,19 +58,19 @@ wait "${services[@]}" 2>/dev/null
 services=()
 
 echo
-echo "## The queue alone: wake-ups between three connections (code-runner-worker queue-hops)"
-"$BIN/code-runner-worker" queue-hops --database "$work/hops.sqlite" --json "$out/queue-hops.json" || exit 1
+echo "## The queue alone: wake-ups between three connections (code-runner-bench queue-hops)"
+"$BIN/code-runner-bench" queue-hops --database "$work/hops.sqlite" --json "$out/queue-hops.json" || exit 1
 
 echo
 echo "## The queue alone (no-op executor, claim + complete)"
 for procs in 1 4; do
     db="$work/queue-$procs.sqlite"
     enqueue_start=$(date +%s.%N)
-    "$BIN/code-runner-worker" queue-probe --database "$db" --enqueue 20000 >/dev/null
+    "$BIN/code-runner-bench" queue-probe --database "$db" --enqueue 20000 >/dev/null
     enqueue_end=$(date +%s.%N)
     start=$(date +%s.%N)
     probes=()
-    for i in $(seq 1 "$procs"); do "$BIN/code-runner-worker" queue-probe --database "$db" --batch 8 >/dev/null & probes+=($!); done
+    for i in $(seq 1 "$procs"); do "$BIN/code-runner-bench" queue-probe --database "$db" --batch 8 >/dev/null & probes+=($!); done
     wait "${probes[@]}"
     end=$(date +%s.%N)
     left=$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE state != 'completed'" 2>/dev/null || echo "?")

@@ -30,32 +30,47 @@ struct APIMain {
     }
 
     /// The whole API: routes, error mapping, the completion watcher and the lease reaper.
-    /// `main` and the tests build it the same way.
+    /// `main` and the tests build it the same way. Throws when the database cannot be opened or
+    /// the OpenAPI document cannot be loaded: the API does not start without either.
     static func makeApplication(settings: ServiceSettings, logger: Logger, store: (any JobStore)? = nil) throws -> some ApplicationProtocol {
+        _ = try OpenAPIDocument.loaded.get()
+        let dependencies = try makeDependencies(settings: settings, logger: logger, store: store)
+        return Application(
+            router: makeRouter(dependencies: dependencies),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "code-runner"),
+            services: [CompletionWatcher(store: dependencies.store, waiters: dependencies.waiters), LeaseReaper(store: dependencies.store)],
+            logger: logger
+        )
+    }
+
+    /// What the routes share: the job store (`settings.databasePath` unless one is given), the
+    /// runtime catalogue, the completion waiters and the credentials.
+    static func makeDependencies(settings: ServiceSettings, logger: Logger, store: (any JobStore)? = nil) throws -> AppDependencies {
         let store = try store ?? SQLiteJobStore(path: settings.databasePath)
-        let waiters = CompletionWaiters(store: store)
-        let dependencies = AppDependencies(
-            store: store, settings: settings,
+        return AppDependencies(
+            store: store,
+            settings: settings,
             catalog: RuntimeCatalog.load(from: settings.runtimeDirectory, logger: logger),
-            waiters: waiters,
-            authenticator: Authenticator(apiKeys: settings.apiKeys, authToken: settings.authToken))
+            waiters: CompletionWaiters(store: store),
+            authenticator: Authenticator(apiKeys: settings.apiKeys, authToken: settings.authToken)
+        )
+    }
+
+    /// Every route, and the middlewares in the order they must wrap them. A middleware wraps
+    /// the routes added after it (and the not-found responder), so metrics and error mapping
+    /// come first and `UnmatchedRouteMiddleware`, which needs the finished route table, last.
+    static func makeRouter(dependencies: AppDependencies) -> Router<BasicRequestContext> {
         let router = Router()
         _ = APIMetrics.bootstrapped
         // Outermost, so it counts the statuses the error middleware answers with.
         router.add(middleware: MetricsMiddleware())
-        router.add(middleware: ErrorMiddleware(knownPaths: [
-            "/", "/health", "/openapi.json", "/images", "/runtimes", "/run", "/jobs", "/jobs/{id}",
-            "/prebuild", "/prebuilds", "/prebuilds/{tag}", "/prebuilds/cleanup", "/metrics",
-        ]))
+        router.add(middleware: ErrorMiddleware())
         OperationsRoutes(dependencies: dependencies).register(on: router)
         ExecutionRoutes(dependencies: dependencies).register(on: router)
         JobRoutes(dependencies: dependencies).register(on: router)
         PrebuildRoutes(dependencies: dependencies).register(on: router)
         MetricsRoutes(dependencies: dependencies).register(on: router)
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "code-runner"),
-            services: [CompletionWatcher(store: store, waiters: waiters), LeaseReaper(store: store)],
-            logger: logger)
+        router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
+        return router
     }
 }

@@ -5,7 +5,8 @@ import CodeRunnerClient
 struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
-        abstract: "Show whether the service can run code (exit 0 when ok, 1 when degraded).")
+        abstract: "Show whether the service can run code (exit 0 when ok, 1 when degraded)."
+    )
 
     @OptionGroup var connection: ConnectionOptions
 

@@ -6,7 +6,8 @@ struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "List, show and cancel your jobs.",
-        subcommands: [List.self, Get.self, Cancel.self])
+        subcommands: [List.self, Get.self, Cancel.self]
+    )
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Your jobs, newest first.")
@@ -43,7 +44,8 @@ struct JobsCommand: AsyncParsableCommand {
             for job in jobs {
                 Terminal.writeLine(
                     Terminal.pad(job.id, width) + " " + Terminal.pad(job.status.rawValue, 10) + " "
-                        + Terminal.pad(job.kind ?? "-", 9) + " " + Terminal.format(job.createdAt))
+                        + Terminal.pad(job.kind ?? "-", 9) + " " + Terminal.format(job.createdAt)
+                )
             }
         }
     }
@@ -82,7 +84,9 @@ struct JobsCommand: AsyncParsableCommand {
             Terminal.writeLine("finished: \(Terminal.format(job.finishedAt))")
             if let failure = job.error { Terminal.writeLine("error:    \(failure.statusCode) \(failure.detail)") }
             if let result = job.result {
-                Terminal.writeLine("exit:     \(result.exitCode)\(result.timedOut ? " (timed out)" : "")\(result.oomKilled ? " (out of memory)" : "")")
+                Terminal.writeLine(
+                    "exit:     \(result.exitCode)\(result.timedOut ? " (timed out)" : "")\(result.oomKilled ? " (out of memory)" : "")"
+                )
                 Terminal.writeLine("time:     \(result.executionTime) s")
                 Terminal.writeLine("--- stdout ---")
                 Terminal.write(result.stdout)

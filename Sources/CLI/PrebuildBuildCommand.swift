@@ -7,7 +7,8 @@ import Foundation
 struct PrebuildBuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Build a prebuilt image, showing progress until it is ready or has failed.")
+        abstract: "Build a prebuilt image, showing progress until it is ready or has failed."
+    )
 
     @OptionGroup var connection: ConnectionOptions
 

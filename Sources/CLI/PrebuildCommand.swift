@@ -8,7 +8,8 @@ struct PrebuildCommand: AsyncParsableCommand {
         commandName: "prebuild",
         abstract: "Build and manage prebuilt images (a runtime plus a setup script run once).",
         subcommands: [PrebuildBuildCommand.self, List.self, Get.self, Delete.self, Cleanup.self],
-        defaultSubcommand: PrebuildBuildCommand.self)
+        defaultSubcommand: PrebuildBuildCommand.self
+    )
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The prebuilt images this service built.")
@@ -27,7 +28,8 @@ struct PrebuildCommand: AsyncParsableCommand {
             for prebuild in prebuilds {
                 Terminal.writeLine(
                     Terminal.pad(prebuild.tag, width) + " " + Terminal.pad(prebuild.status?.rawValue ?? "-", 9) + " "
-                        + Terminal.pad(prebuild.baseImage, 20) + " " + PrebuildBuildCommand.size(prebuild.sizeBytes))
+                        + Terminal.pad(prebuild.baseImage, 20) + " " + PrebuildBuildCommand.size(prebuild.sizeBytes)
+                )
             }
         }
     }

@@ -13,7 +13,8 @@ struct RunCommand: AsyncParsableCommand {
             the main file's extension: .py python, .js/.mjs/.cjs node, .ts deno (use --runtime bun \
             for Bun), .go go, .rs rust. Standard input is sent to the program when it is not a \
             terminal. A program that timed out exits with 124.
-            """)
+            """
+    )
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -103,9 +104,18 @@ struct RunCommand: AsyncParsableCommand {
             variables[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
         var request = RunRequest(
-            runtime: runtime, code: sources.code, files: sources.files.isEmpty ? nil : sources.files,
-            stdin: readStandardInput(), entrypoint: entrypoint, timeout: timeout, memoryLimit: memory, cpus: cpus,
-            diskLimit: disk, allowNetwork: network ? true : nil, environment: variables.isEmpty ? nil : variables)
+            runtime: runtime,
+            code: sources.code,
+            files: sources.files.isEmpty ? nil : sources.files,
+            stdin: readStandardInput(),
+            entrypoint: entrypoint,
+            timeout: timeout,
+            memoryLimit: memory,
+            cpus: cpus,
+            diskLimit: disk,
+            allowNetwork: network ? true : nil,
+            environment: variables.isEmpty ? nil : variables
+        )
         if let prebuilt { request.image = prebuilt.hasPrefix("prebuilt-") ? prebuilt : "prebuilt-\(prebuilt)" }
         return request
     }

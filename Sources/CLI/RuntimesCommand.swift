@@ -18,7 +18,8 @@ struct RuntimesCommand: AsyncParsableCommand {
             let availability = runtime.available == false ? "unavailable" : "available"
             Terminal.writeLine(
                 Terminal.pad(runtime.runtime.rawValue, 7) + " " + Terminal.pad(runtime.mainFile, 11) + " "
-                    + Terminal.pad(availability, 11) + " " + runtime.defaultEntrypoint)
+                    + Terminal.pad(availability, 11) + " " + runtime.defaultEntrypoint
+            )
         }
     }
 }

@@ -45,8 +45,11 @@ extension CodeRunnerClient {
                 seconds = Int(min(60, max(1, remaining + 1)))
             }
             let answer = try await send(
-                .GET, "/jobs/\(Self.segment(id))", query: [("wait", String(seconds))],
-                timeout: requestTimeout + .seconds(seconds))
+                .GET,
+                "/jobs/\(Self.segment(id))",
+                query: [("wait", String(seconds))],
+                timeout: requestTimeout + .seconds(seconds)
+            )
             let job = try expect(Job.self, from: answer)
             if job.status.isFinal { return job }
             if let deadline, clock.now >= deadline { throw .timedOut(jobID: id) }

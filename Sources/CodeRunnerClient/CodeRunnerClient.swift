@@ -31,7 +31,9 @@ public struct CodeRunnerClient: Sendable {
     ///   - httpClient: the HTTP client to use; the shared one by default (never shut down).
     ///   - requestTimeout: the time limit of calls that do not wait for a job.
     public init(
-        baseURL: String, apiKey: String? = nil, httpClient: HTTPClient = .shared,
+        baseURL: String,
+        apiKey: String? = nil,
+        httpClient: HTTPClient = .shared,
         requestTimeout: Duration = .seconds(60)
     ) {
         var url = baseURL
@@ -57,8 +59,12 @@ public struct CodeRunnerClient: Sendable {
     /// Sends one request and collects its answer; transport problems become errors, HTTP error
     /// statuses do not (see ``expect(_:from:)``).
     func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: (any Encodable)? = nil,
-        headers extra: [(String, String)] = [], timeout: Duration? = nil
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: (any Encodable)? = nil,
+        headers extra: [(String, String)] = [],
+        timeout: Duration? = nil
     ) async throws(CodeRunnerError) -> Answer {
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method

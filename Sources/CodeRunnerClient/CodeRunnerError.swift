@@ -36,7 +36,9 @@ public enum CodeRunnerError: Error, Sendable, Equatable, CustomStringConvertible
         public var type: String?
 
         enum CodingKeys: String, CodingKey {
-            case location = "loc", message = "msg", type
+            case location = "loc"
+            case message = "msg"
+            case type
         }
 
         public init(from decoder: any Decoder) throws {
@@ -61,7 +63,8 @@ public enum CodeRunnerError: Error, Sendable, Equatable, CustomStringConvertible
         case .invalidRequest(_, let message, let issues):
             issues.isEmpty
                 ? "invalid request: \(message)"
-                : "invalid request: " + issues.map { "\($0.location.filter { $0 != "body" }.joined(separator: ".")): \($0.message)" }.joined(separator: "; ")
+                : "invalid request: "
+                    + issues.map { "\($0.location.filter { $0 != "body" }.joined(separator: ".")): \($0.message)" }.joined(separator: "; ")
         case .conflict(let message): "conflict: \(message)"
         case .rateLimited(let retryAfter, let message):
             "rate limited: \(message)" + (retryAfter.map { " (retry after \($0) s)" } ?? "")

@@ -49,19 +49,10 @@ actor CompletionBatcher {
         flushing = false
     }
 
-    private func write(_ items: [(Lease, Data)]) async throws -> [Bool] {
-        let now = DatabaseClock.now
-        return try await pool.write { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    UPDATE jobs SET state = 'completed', result = ?, finished_at = \(now),
-                        lease_token = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND lease_token = ? AND state = 'running'
-                    """)
-            return try items.map { lease, result in
-                try statement.execute(arguments: [result, lease.jobID, lease.token])
-                return db.changesCount == 1
-            }
+    /// One transaction for the batch: `JobStatements.complete`, each item fenced on its lease.
+    private func write(_ items: [(lease: Lease, result: Data)]) async throws -> [Bool] {
+        try await pool.write { db in
+            try JobStatements.complete(items, in: db)
         }
     }
 }

@@ -33,7 +33,8 @@ final class DatabaseChangeWatcher: Sendable {
         monitor = FileWriteMonitor(
             directory: file.deletingLastPathComponent().path,
             names: [file.lastPathComponent, file.lastPathComponent + "-wal"],
-            onWrite: { signal.yield() })
+            onWrite: { signal.yield() }
+        )
     }
 
     /// A stream that yields (coalesced) whenever the database changed.
@@ -58,7 +59,8 @@ final class DatabaseChangeWatcher: Sendable {
     /// Pauses between the looks after a write event: short at first (the commit is usually
     /// visible within tens of microseconds of its WAL write), then 1 ms, ≈ 10 ms in all. Each look
     /// is one `PRAGMA data_version`, a few microseconds.
-    static let pausesBetweenLooks: [Duration] = [50, 100, 200, 400, 800].map { Duration.microseconds($0) }
+    static let pausesBetweenLooks: [Duration] =
+        [50, 100, 200, 400, 800].map { Duration.microseconds($0) }
         + Array(repeating: .milliseconds(1), count: 8)
 
     private func currentVersion() -> Int? {

@@ -56,8 +56,13 @@ public struct NewJob: Sendable {
     public var maxAttempts: Int
 
     public init(
-        kind: JobKind, owner: String, payload: Data, idempotencyKey: String? = nil,
-        requestHash: String? = nil, uniqueKey: String? = nil, maxAttempts: Int = 2
+        kind: JobKind,
+        owner: String,
+        payload: Data,
+        idempotencyKey: String? = nil,
+        requestHash: String? = nil,
+        uniqueKey: String? = nil,
+        maxAttempts: Int = 2
     ) {
         self.kind = kind
         self.owner = owner

@@ -52,7 +52,8 @@ extension SQLiteJobStore {
                 sql: """
                     INSERT INTO metric_samples (family, labels, suffix, bound, value) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (family, labels, suffix, bound) DO UPDATE SET value = value + excluded.value
-                    """)
+                    """
+            )
             for sample in samples {
                 try statement.execute(arguments: [sample.family, sample.labels, sample.suffix, sample.bound, sample.value])
             }

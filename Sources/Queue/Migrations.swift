@@ -10,6 +10,10 @@ import GRDB
 /// `shared/reference/swift-stack.md`, gotcha 12.)
 enum Migrations {
     /// The schema steps; index `i` moves the database from `user_version` i to i + 1.
+    /// A step is frozen once shipped: never edit one, add the next. So the job states in step 1's
+    /// partial indexes stay literal text — the one place outside `JobState` that names them.
+    /// `JobStatements` writes states as the same literals, which is what lets these indexes serve
+    /// its statements; renaming a state would take a new step that recreates the indexes.
     static let steps: [String] = [
         // 1: jobs, workers, deployment facts
         """

@@ -17,7 +17,7 @@ public struct PrebuildKey: Codable, Sendable, Hashable {
     }
 
     /// The name users see and send: `prebuilt-<tag>` (the seed's naming).
-    public var publicName: String { Self.publicPrefix + tag }
+    public var publicName: String { ImageReference.prebuilt(tag: tag).publicName }
 
     /// The image reference on a worker's engine. Owners are told apart by the Docker tag, which
     /// a user's tag can never reach: `prebuilt-<tag>` (`:latest`) for the one owner of a service
@@ -25,14 +25,6 @@ public struct PrebuildKey: Codable, Sendable, Hashable {
     /// (96 bits of the owner's SHA-256) for a credential.
     public var engineReference: String {
         owner.isEmpty ? publicName : "\(publicName):o\(SHA256.hexDigest(Array(owner.utf8)).prefix(24))"
-    }
-
-    /// The prefix of every prebuilt image's public name.
-    public static let publicPrefix = "prebuilt-"
-
-    /// `name` without an optional `prebuilt-` prefix.
-    public static func shortTag(_ name: String) -> String {
-        name.hasPrefix(publicPrefix) ? String(name.dropFirst(publicPrefix.count)) : name
     }
 }
 
@@ -156,17 +148,22 @@ extension SQLiteJobStore {
     public func beginPrebuild(_ key: PrebuildKey, baseRuntime: String, setupScript: String, busyFor: Double) async throws -> PrebuildStart {
         let now = DatabaseClock.now
         return try await databasePool.write { db in
-            let busy = try SQLRequest<Bool>(literal: """
-                SELECT EXISTS(SELECT 1 FROM prebuilds WHERE owner = \(key.owner) AND status = 'building'
-                    AND build_started_at > \(sql: now) - \(busyFor))
-                """).fetchOne(db) ?? false
+            let busy =
+                try SQLRequest<Bool>(
+                    literal: """
+                        SELECT EXISTS(SELECT 1 FROM prebuilds WHERE owner = \(key.owner) AND status = 'building'
+                            AND build_started_at > \(sql: now) - \(busyFor))
+                        """
+                ).fetchOne(db) ?? false
             guard !busy else { return .ownerBusy }
-            try db.execute(literal: """
-                INSERT INTO prebuilds (owner, tag, base_runtime, setup_script, status, created_at, build_started_at)
-                VALUES (\(key.owner), \(key.tag), \(baseRuntime), \(setupScript), 'building', \(sql: now), \(sql: now))
-                ON CONFLICT(owner, tag) DO UPDATE SET base_runtime = excluded.base_runtime,
-                    setup_script = excluded.setup_script, status = 'building', build_started_at = excluded.build_started_at
-                """)
+            try db.execute(
+                literal: """
+                    INSERT INTO prebuilds (owner, tag, base_runtime, setup_script, status, created_at, build_started_at)
+                    VALUES (\(key.owner), \(key.tag), \(baseRuntime), \(setupScript), 'building', \(sql: now), \(sql: now))
+                    ON CONFLICT(owner, tag) DO UPDATE SET base_runtime = excluded.base_runtime,
+                        setup_script = excluded.setup_script, status = 'building', build_started_at = excluded.build_started_at
+                    """
+            )
             return .started
         }
     }
@@ -176,24 +173,31 @@ extension SQLiteJobStore {
     public func acquirePrebuildLock(_ key: PrebuildKey, holder: String, seconds: Double) async throws -> Bool {
         let now = DatabaseClock.now
         return try await databasePool.write { db in
-            guard try SQLRequest<Bool>(literal: "SELECT EXISTS(SELECT 1 FROM prebuilds WHERE owner = \(key.owner) AND tag = \(key.tag))").fetchOne(db) == true else {
+            guard
+                try SQLRequest<Bool>(literal: "SELECT EXISTS(SELECT 1 FROM prebuilds WHERE owner = \(key.owner) AND tag = \(key.tag))").fetchOne(db)
+                    == true
+            else {
                 return true
             }
-            try db.execute(literal: """
-                UPDATE prebuilds SET build_holder = \(holder), build_lease_until = \(sql: now) + \(seconds)
-                WHERE owner = \(key.owner) AND tag = \(key.tag)
-                    AND (build_holder IS NULL OR build_holder = \(holder) OR build_lease_until < \(sql: now))
-                """)
+            try db.execute(
+                literal: """
+                    UPDATE prebuilds SET build_holder = \(holder), build_lease_until = \(sql: now) + \(seconds)
+                    WHERE owner = \(key.owner) AND tag = \(key.tag)
+                        AND (build_holder IS NULL OR build_holder = \(holder) OR build_lease_until < \(sql: now))
+                    """
+            )
             return db.changesCount == 1
         }
     }
 
     public func releasePrebuildLock(_ key: PrebuildKey, holder: String) async throws {
         try await databasePool.write { db in
-            try db.execute(literal: """
-                UPDATE prebuilds SET build_holder = NULL, build_lease_until = NULL
-                WHERE owner = \(key.owner) AND tag = \(key.tag) AND build_holder = \(holder)
-                """)
+            try db.execute(
+                literal: """
+                    UPDATE prebuilds SET build_holder = NULL, build_lease_until = NULL
+                    WHERE owner = \(key.owner) AND tag = \(key.tag) AND build_holder = \(holder)
+                    """
+            )
         }
     }
 
@@ -201,27 +205,33 @@ extension SQLiteJobStore {
     public func finishPrebuild(_ key: PrebuildKey, outcome: PrebuildOutcome) async throws {
         let now = DatabaseClock.now
         try await databasePool.write { db in
-            try db.execute(literal: """
-                UPDATE prebuilds SET status = \(outcome.succeeded ? "ready" : "failed"), build_log = \(outcome.log),
-                    size_bytes = \(outcome.sizeBytes), layer_size_bytes = \(outcome.layerSizeBytes),
-                    built_at = CASE WHEN \(outcome.succeeded) THEN \(sql: now) ELSE built_at END
-                WHERE owner = \(key.owner) AND tag = \(key.tag)
-                """)
+            try db.execute(
+                literal: """
+                    UPDATE prebuilds SET status = \(outcome.succeeded ? "ready" : "failed"), build_log = \(outcome.log),
+                        size_bytes = \(outcome.sizeBytes), layer_size_bytes = \(outcome.layerSizeBytes),
+                        built_at = CASE WHEN \(outcome.succeeded) THEN \(sql: now) ELSE built_at END
+                    WHERE owner = \(key.owner) AND tag = \(key.tag)
+                    """
+            )
         }
     }
 
     public func prebuild(_ key: PrebuildKey) async throws -> Prebuild? {
         try await databasePool.read { db in
-            try SQLRequest<Row>(literal: "SELECT * FROM prebuilds WHERE owner = \(key.owner) AND tag = \(key.tag)").fetchOne(db).map(Prebuild.init(row:))
+            try SQLRequest<Row>(literal: "SELECT * FROM prebuilds WHERE owner = \(key.owner) AND tag = \(key.tag)").fetchOne(db).map(
+                Prebuild.init(row:)
+            )
         }
     }
 
     /// The owner's prebuilt images, newest first.
     public func prebuilds(owner: String) async throws -> [Prebuild] {
         try await databasePool.read { db in
-            try SQLRequest<Row>(literal: """
-                SELECT * FROM prebuilds WHERE owner = \(owner) ORDER BY coalesce(built_at, created_at) DESC, tag
-                """).fetchAll(db).map(Prebuild.init(row:))
+            try SQLRequest<Row>(
+                literal: """
+                    SELECT * FROM prebuilds WHERE owner = \(owner) ORDER BY coalesce(built_at, created_at) DESC, tag
+                    """
+            ).fetchAll(db).map(Prebuild.init(row:))
         }
     }
 
@@ -263,11 +273,13 @@ extension SQLiteJobStore {
         let now = DatabaseClock.now
         let ownerFilter: SQL = owner.map { (owner: String) -> SQL in "AND owner = \(owner)" } ?? ""
         return try await databasePool.read { db in
-            try SQLRequest<Row>(literal: """
-                SELECT owner, tag FROM prebuilds WHERE status != 'building'
-                AND max(coalesce(built_at, created_at), coalesce(last_used_at, 0)) <= \(sql: now) - \(days * 86400)
-                \(ownerFilter) ORDER BY owner, tag
-                """).fetchAll(db).map { PrebuildKey(owner: $0["owner"], tag: $0["tag"]) }
+            try SQLRequest<Row>(
+                literal: """
+                    SELECT owner, tag FROM prebuilds WHERE status != 'building'
+                    AND max(coalesce(built_at, created_at), coalesce(last_used_at, 0)) <= \(sql: now) - \(days * 86400)
+                    \(ownerFilter) ORDER BY owner, tag
+                    """
+            ).fetchAll(db).map { PrebuildKey(owner: $0["owner"], tag: $0["tag"]) }
         }
     }
 }
@@ -275,9 +287,16 @@ extension SQLiteJobStore {
 extension Prebuild {
     init(row: Row) {
         self.init(
-            key: PrebuildKey(owner: row["owner"], tag: row["tag"]), baseRuntime: row["base_runtime"],
-            setupScript: row["setup_script"], status: Status(rawValue: row["status"]) ?? .failed,
-            buildLog: row["build_log"], sizeBytes: row["size_bytes"], layerSizeBytes: row["layer_size_bytes"],
-            createdAt: row["created_at"], builtAt: row["built_at"], lastUsedAt: row["last_used_at"])
+            key: PrebuildKey(owner: row["owner"], tag: row["tag"]),
+            baseRuntime: row["base_runtime"],
+            setupScript: row["setup_script"],
+            status: Status(rawValue: row["status"]) ?? .failed,
+            buildLog: row["build_log"],
+            sizeBytes: row["size_bytes"],
+            layerSizeBytes: row["layer_size_bytes"],
+            createdAt: row["created_at"],
+            builtAt: row["built_at"],
+            lastUsedAt: row["last_used_at"]
+        )
     }
 }

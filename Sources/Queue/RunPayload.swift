@@ -53,10 +53,22 @@ public struct RunPayload: Codable, Sendable, Equatable {
     public var prebuild: PrebuildPayload?
 
     public init(
-        code: String, image: String, mainFile: String, files: [WorkFile] = [], entrypoint: String? = nil,
-        stdin: String = "", timeoutSeconds: Int, memoryBytes: Int64, cpuShares: Int,
-        nanoCPUs: Int64, diskBytes: Int64, pidsLimit: Int, allowNetwork: Bool = false,
-        environment: [EnvironmentVariable] = [], maxOutputBytes: Int, maxMetadataBytes: Int
+        code: String,
+        image: String,
+        mainFile: String,
+        files: [WorkFile] = [],
+        entrypoint: String? = nil,
+        stdin: String = "",
+        timeoutSeconds: Int,
+        memoryBytes: Int64,
+        cpuShares: Int,
+        nanoCPUs: Int64,
+        diskBytes: Int64,
+        pidsLimit: Int,
+        allowNetwork: Bool = false,
+        environment: [EnvironmentVariable] = [],
+        maxOutputBytes: Int,
+        maxMetadataBytes: Int
     ) {
         self.code = code
         self.image = image

@@ -9,7 +9,11 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var stderr: String
     /// The program's exit status; -1 when the run timed out.
     public var exitCode: Int
-    /// Seconds from code delivery to the program's end, rounded to 4 decimals.
+    /// Wall-clock seconds the program ran: from the moment its input was delivered (its start)
+    /// to its end (exit, the deadline's kill or an OOM kill), rounded to 4 decimals. Queueing,
+    /// container creation and removal are not counted (the original service counted them).
+    /// The client (`ExecutionResult.executionTime`), the OpenAPI document and the README say
+    /// the same.
     public var executionTime: Double
     /// What the program set through the SDK, or nil.
     public var metadata: JSONValue?
@@ -19,9 +23,15 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var stderrTruncated: Bool
 
     public init(
-        stdout: String, stderr: String, exitCode: Int, executionTime: Double,
-        metadata: JSONValue? = nil, timedOut: Bool = false, oomKilled: Bool = false,
-        stdoutTruncated: Bool = false, stderrTruncated: Bool = false
+        stdout: String,
+        stderr: String,
+        exitCode: Int,
+        executionTime: Double,
+        metadata: JSONValue? = nil,
+        timedOut: Bool = false,
+        oomKilled: Bool = false,
+        stdoutTruncated: Bool = false,
+        stderrTruncated: Bool = false
     ) {
         self.stdout = stdout
         self.stderr = stderr
@@ -88,5 +98,7 @@ public struct JobFailure: Codable, Sendable, Equatable, Error {
 
     /// The failure recorded when a job's worker vanished and its attempts ran out.
     public static let workerLost = JobFailure(
-        statusCode: 500, detail: "An unexpected error occurred: worker lost")
+        statusCode: 500,
+        detail: "An unexpected error occurred: worker lost"
+    )
 }

@@ -26,13 +26,14 @@ extension SQLiteJobStore {
     /// Declares (or re-times) a schedule; the first firing comes `firstDelay` seconds after the
     /// schedule is first declared, so a fresh deployment cleans up shortly after its first worker starts.
     public func declareSchedule(_ name: String, every interval: Double, firstDelay: Double) async throws {
-        let now = DatabaseClock.now
         try await databasePool.write { db in
             try db.execute(
-                sql: """
-                    INSERT INTO schedules (name, interval_seconds, next_fire_at) VALUES (?, ?, \(now) + ?)
+                literal: """
+                    INSERT INTO schedules (name, interval_seconds, next_fire_at)
+                    VALUES (\(name), \(interval), \(sql: DatabaseClock.now) + \(firstDelay))
                     ON CONFLICT(name) DO UPDATE SET interval_seconds = excluded.interval_seconds
-                    """, arguments: [name, interval, firstDelay])
+                    """
+            )
         }
     }
 
@@ -53,19 +54,17 @@ extension SQLiteJobStore {
                 let interval: Double = row["interval_seconds"]
                 let fireAt: Double = row["next_fire_at"]
                 guard let kind = kinds[name] else { continue }
-                let uniqueKey = "\(name)@\(fireAt)"
-                try db.execute(
-                    sql: """
-                        INSERT INTO jobs (public_id, kind, state, owner, unique_key, payload, max_attempts, run_at, created_at)
-                        VALUES (?, ?, 'queued', '', ?, ?, 1, \(now), \(now))
-                        ON CONFLICT(unique_key) DO NOTHING
-                        """, arguments: [UUID().uuidString.lowercased(), kind.rawValue, uniqueKey, Data("{}".utf8)])
-                fired += db.changesCount
+                // One job per tick: a second insert under the same unique key inserts nothing.
+                let job = NewJob(kind: kind, owner: "", payload: Data("{}".utf8), uniqueKey: "\(name)@\(fireAt)", maxAttempts: 1)
+                if try JobStatements.enqueue(job).fetchOne(db) != nil { fired += 1 }
                 // The next tick after now, on the schedule's own grid (missed ticks are skipped).
                 let steps = max(1, ((current - fireAt) / interval).rounded(.down) + 1)
                 try db.execute(
-                    sql: "UPDATE schedules SET next_fire_at = ? WHERE name = ? AND next_fire_at = ?",
-                    arguments: [fireAt + steps * interval, name, fireAt])
+                    literal: """
+                        UPDATE schedules SET next_fire_at = \(fireAt + steps * interval)
+                        WHERE name = \(name) AND next_fire_at = \(fireAt)
+                        """
+                )
             }
             return fired
         }
@@ -74,17 +73,10 @@ extension SQLiteJobStore {
     /// Deletes finished jobs older than `hours`, `batch` rows per transaction so the write lock
     /// is released often; returns how many were deleted.
     public func deleteFinishedJobs(olderThanHours hours: Double, batch: Int = 500) async throws -> Int {
-        let now = DatabaseClock.now
         var total = 0
         while true {
             let deleted = try await databasePool.write { db in
-                try db.execute(
-                    sql: """
-                        DELETE FROM jobs WHERE id IN (
-                            SELECT id FROM jobs WHERE state IN (\(JobState.finalStatesSQL))
-                            AND finished_at < \(now) - ? LIMIT ?)
-                        """, arguments: [hours * 3600, batch])
-                return db.changesCount
+                try db.executeCached(JobStatements.deleteFinished(olderThan: hours * 3600, limit: batch))
             }
             total += deleted
             if deleted < batch { return total }
@@ -99,11 +91,13 @@ extension SQLiteJobStore {
     }
 
     public func recordCleanup(_ report: CleanupReport) async throws {
-        let now = DatabaseClock.now
         try await databasePool.write { db in
             try db.execute(
-                sql: "INSERT INTO cleanup_runs (finished_at, removed_jobs, removed_containers, removed_images) VALUES (\(now), ?, ?, ?)",
-                arguments: [report.removedJobs, report.removedContainers, report.removedImages])
+                literal: """
+                    INSERT INTO cleanup_runs (finished_at, removed_jobs, removed_containers, removed_images)
+                    VALUES (\(sql: DatabaseClock.now), \(report.removedJobs), \(report.removedContainers), \(report.removedImages))
+                    """
+            )
             try db.execute(sql: "DELETE FROM cleanup_runs WHERE id <= (SELECT max(id) - 100 FROM cleanup_runs)")
         }
     }
@@ -112,8 +106,11 @@ extension SQLiteJobStore {
         try await databasePool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM cleanup_runs ORDER BY id DESC LIMIT 1").map {
                 CleanupReport(
-                    finishedAt: $0["finished_at"], removedJobs: $0["removed_jobs"],
-                    removedContainers: $0["removed_containers"], removedImages: $0["removed_images"])
+                    finishedAt: $0["finished_at"],
+                    removedJobs: $0["removed_jobs"],
+                    removedContainers: $0["removed_containers"],
+                    removedImages: $0["removed_images"]
+                )
             }
         }
     }

@@ -1,6 +1,6 @@
 import Configuration
-import Logging
 import Foundation
+import Logging
 
 /// Every setting of the service, read from the environment and from a `.env` file in the working
 /// directory (the environment wins), with the seed's defaults and startup validation.
@@ -73,7 +73,9 @@ public struct ServiceSettings: Sendable {
     public static func load(environmentFile: String = ".env") async throws -> ServiceSettings {
         let environment = EnvironmentVariablesProvider()
         let file = try await EnvironmentVariablesProvider(
-            environmentFilePath: .init(environmentFile), allowMissing: true)
+            environmentFilePath: .init(environmentFile),
+            allowMissing: true
+        )
         let reader = ConfigReader(providers: [environment, file])
         return try ServiceSettings(lookup: { reader.string(forKey: ConfigKey([$0])) })
     }

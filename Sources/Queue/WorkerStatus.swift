@@ -19,9 +19,17 @@ public struct WorkerStatus: Sendable, Equatable {
     public var poolReady: Int
 
     public init(
-        id: String, pid: Int, host: String, slots: Int, busy: Int = 0, draining: Bool = false,
-        dockerConnected: Bool = false, engineVersion: String? = nil, dockerError: String? = nil,
-        images: [String] = [], poolReady: Int = 0
+        id: String,
+        pid: Int,
+        host: String,
+        slots: Int,
+        busy: Int = 0,
+        draining: Bool = false,
+        dockerConnected: Bool = false,
+        engineVersion: String? = nil,
+        dockerError: String? = nil,
+        images: [String] = [],
+        poolReady: Int = 0
     ) {
         self.id = id
         self.pid = pid

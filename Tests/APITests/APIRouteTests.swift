@@ -28,7 +28,15 @@ struct APIRouteTests {
     /// A worker that registers with the python image and completes every run job by echoing
     /// its code length, until cancelled.
     func fakeWorker(_ store: SQLiteJobStore) async throws -> Task<Void, Never> {
-        let status = WorkerStatus(id: "fake", pid: 1, host: "test", slots: 4, dockerConnected: true, engineVersion: "test", images: ["code-runner-python"])
+        let status = WorkerStatus(
+            id: "fake",
+            pid: 1,
+            host: "test",
+            slots: 4,
+            dockerConnected: true,
+            engineVersion: "test",
+            images: ["code-runner-python"]
+        )
         _ = try await store.heartbeat(status, leaseSeconds: 60)
         return Task {
             for await _ in store.changes() {
@@ -64,7 +72,10 @@ struct APIRouteTests {
             #expect(json(anonymous)["detail"] as? String == Authenticator.notAuthenticated)
 
             let wrong = try await client.execute(
-                uri: "/images", method: .get, headers: [HTTPField.Name("X-API-Key")!: "nope"])
+                uri: "/images",
+                method: .get,
+                headers: [HTTPField.Name("X-API-Key")!: "nope"]
+            )
             #expect(wrong.status == .forbidden)
             #expect(json(wrong)["detail"] as? String == "Invalid API Key")
 
@@ -85,7 +96,11 @@ struct APIRouteTests {
                 let anonymous = try await client.execute(uri: uri, method: .post, body: ByteBuffer(string: "{nope"))
                 #expect(anonymous.status == .unauthorized, "\(uri)")
                 let wrongKey = try await client.execute(
-                    uri: uri, method: .post, headers: [HTTPField.Name("X-API-Key")!: "nope"], body: ByteBuffer(string: "{nope"))
+                    uri: uri,
+                    method: .post,
+                    headers: [HTTPField.Name("X-API-Key")!: "nope"],
+                    body: ByteBuffer(string: "{nope")
+                )
                 #expect(wrongKey.status == .forbidden, "\(uri)")
                 let malformed = try await client.execute(uri: uri, method: .post, headers: authorized, body: ByteBuffer(string: "{nope"))
                 #expect(malformed.status == .unprocessableContent, "\(uri)")
@@ -172,7 +187,11 @@ struct APIRouteTests {
         let app = try makeApp(store)
         try await app.test(.router) { client in
             let run = try await client.execute(
-                uri: "/run", method: .post, headers: authorized, body: ByteBuffer(string: #"{"code":"print(1)","code":"print(22)"}"#))
+                uri: "/run",
+                method: .post,
+                headers: authorized,
+                body: ByteBuffer(string: #"{"code":"print(1)","code":"print(22)"}"#)
+            )
             #expect(run.status == .ok)
             #expect(json(run)["stdout"] as? String == "ran 9\n")
         }
@@ -186,7 +205,11 @@ struct APIRouteTests {
         let app = try makeApp(store)
         try await app.test(.router) { client in
             let run = try await client.execute(
-                uri: "/run", method: .post, headers: authorized, body: ByteBuffer(string: #"{"code": "print(1)"}"#))
+                uri: "/run",
+                method: .post,
+                headers: authorized,
+                body: ByteBuffer(string: #"{"code": "print(1)"}"#)
+            )
             #expect(run.status == .ok)
             let body = json(run)
             #expect(body["stdout"] as? String == "ran 8\n")
@@ -197,7 +220,10 @@ struct APIRouteTests {
             let mine = try await client.execute(uri: "/jobs/\(jobID)", method: .get, headers: authorized)
             #expect(json(mine)["status"] as? String == "completed")
             let other = try await client.execute(
-                uri: "/jobs/\(jobID)", method: .get, headers: [HTTPField.Name("X-API-Key")!: "other"])
+                uri: "/jobs/\(jobID)",
+                method: .get,
+                headers: [HTTPField.Name("X-API-Key")!: "other"]
+            )
             #expect(other.status == .forbidden)
 
             let finished = try await client.execute(uri: "/jobs/\(jobID)", method: .delete, headers: authorized)
@@ -255,7 +281,9 @@ struct MetricsRouteTests {
         let store = try routes.freshStore()
         try await store.recordCleanup(CleanupReport(removedJobs: 3, removedContainers: 1, removedImages: 2))
         _ = try await store.heartbeat(
-            WorkerStatus(id: "w", pid: 1, host: "h", slots: 4, busy: 1, dockerConnected: true, poolReady: 3), leaseSeconds: 60)
+            WorkerStatus(id: "w", pid: 1, host: "h", slots: 4, busy: 1, dockerConnected: true, poolReady: 3),
+            leaseSeconds: 60
+        )
         try await store.addMetricSamples([
             MetricSample(family: "code_runner_runs_total", labels: #"outcome="ok",runtime="python""#, value: 2),
             MetricSample(family: "code_runner_queue_wait_seconds", labels: #"runtime="python""#, suffix: "_bucket", bound: 0.005, value: 2),
@@ -278,10 +306,13 @@ struct MetricsRouteTests {
             #expect(text.contains("code_runner_last_cleanup_removed{kind=\"images\"} 2\n"))
             #expect(text.contains("# TYPE code_runner_last_cleanup_timestamp_seconds gauge"))
             #expect(text.contains("# TYPE code_runner_runs_total counter\ncode_runner_runs_total{outcome=\"ok\",runtime=\"python\"} 3\n"))
-            #expect(text.contains(
-                "code_runner_queue_wait_seconds_bucket{runtime=\"python\",le=\"0.005\"} 2\n"
-                    + "code_runner_queue_wait_seconds_bucket{runtime=\"python\",le=\"+Inf\"} 2\n"
-                    + "code_runner_queue_wait_seconds_count{runtime=\"python\"} 2\n"))
+            #expect(
+                text.contains(
+                    "code_runner_queue_wait_seconds_bucket{runtime=\"python\",le=\"0.005\"} 2\n"
+                        + "code_runner_queue_wait_seconds_bucket{runtime=\"python\",le=\"+Inf\"} 2\n"
+                        + "code_runner_queue_wait_seconds_count{runtime=\"python\"} 2\n"
+                )
+            )
             // Families without samples yet are still declared, so dashboards find them.
             #expect(text.contains("# TYPE code_runner_prebuild_builds_total counter"))
             // The first request (401) was counted by route and status.

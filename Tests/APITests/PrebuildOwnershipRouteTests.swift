@@ -69,7 +69,9 @@ struct PrebuildOwnershipRouteTests {
         let app = try routes.makeApp(store, variables: ["CODE_RUNNER_API_KEYS": "\(APIRouteTests.key),\(Self.other)"])
         let owner = PrebuildRouteTests.owner(APIRouteTests.key)
         // A build of the first key under way (its worker has not finished it).
-        #expect(try await store.beginPrebuild(PrebuildKey(owner: owner, tag: "slow"), baseRuntime: "python", setupScript: "", busyFor: 600) == .started)
+        #expect(
+            try await store.beginPrebuild(PrebuildKey(owner: owner, tag: "slow"), baseRuntime: "python", setupScript: "", busyFor: 600) == .started
+        )
         try await app.test(.router) { client in
             func post(_ uri: String, _ key: String, _ body: String) async throws -> TestResponse {
                 try await client.execute(uri: uri, method: .post, headers: headers(key), body: ByteBuffer(string: body))
@@ -78,7 +80,11 @@ struct PrebuildOwnershipRouteTests {
             #expect(second.status == .tooManyRequests)
             #expect(second.headers[.retryAfter] != nil)
             #expect((routes.json(second)["detail"] as? String)?.contains("one build runs at a time per key") == true)
-            let viaRun = try await post("/run", APIRouteTests.key, #"{"code": "print(1)", "image": "new-tag", "prebuild_spec": {"base_image": "python", "setup_script": "true"}}"#)
+            let viaRun = try await post(
+                "/run",
+                APIRouteTests.key,
+                #"{"code": "print(1)", "image": "new-tag", "prebuild_spec": {"base_image": "python", "setup_script": "true"}}"#
+            )
             #expect(viaRun.status == .tooManyRequests)
             #expect(try await post("/prebuild", Self.other, #"{"tag": "other", "setup_script": "true"}"#).status == .ok)
         }

@@ -18,13 +18,19 @@ struct PrebuildRouteTests {
     func fakeBuilder(_ store: SQLiteJobStore) async throws -> Task<Void, Never> {
         _ = try await store.heartbeat(
             WorkerStatus(id: "builder", pid: 1, host: "t", slots: 2, dockerConnected: true, images: ["code-runner-python"]),
-            leaseSeconds: 60)
+            leaseSeconds: 60
+        )
         return Task {
             for await _ in store.changes() {
                 for job in (try? await store.claim(worker: "builder", limit: 2, leaseSeconds: 60)) ?? [] {
                     guard let request = try? JSONDecoder().decode(PrebuildPayload.self, from: job.job.payload) else { continue }
                     let ok = !request.setupScript.contains("exit")
-                    let outcome = PrebuildOutcome(succeeded: ok, log: ok ? "Step 1/3 : FROM x\n" : "about to fail\n", sizeBytes: ok ? 1000 : 0, layerSizeBytes: ok ? 10 : 0)
+                    let outcome = PrebuildOutcome(
+                        succeeded: ok,
+                        log: ok ? "Step 1/3 : FROM x\n" : "about to fail\n",
+                        sizeBytes: ok ? 1000 : 0,
+                        layerSizeBytes: ok ? 10 : 0
+                    )
                     if request.action == .build { try? await store.finishPrebuild(request.key, outcome: outcome) }
                     _ = try? await store.complete(job.lease, result: JSONEncoder().encode(outcome))
                 }
@@ -48,14 +54,21 @@ struct PrebuildRouteTests {
                     ?? routes.json(response)["detail"] as? String
             }
             #expect(message(try await post("/prebuild", #"{"tag": "  ", "setup_script": "x"}"#)) == "Value error, Tag cannot be empty.")
-            #expect(message(try await post("/prebuild", #"{"tag": "a b", "setup_script": "x"}"#))
-                == "Value error, Tag must contain only alphanumeric characters, hyphens, underscores, or dots.")
-            #expect(message(try await post("/prebuild", #"{"tag": "ok", "base_image": "cobol", "setup_script": "x"}"#))
-                == "Value error, Unsupported base image 'cobol'. Supported: python, node, bun, go, deno, rust")
+            #expect(
+                message(try await post("/prebuild", #"{"tag": "a b", "setup_script": "x"}"#))
+                    == "Value error, Tag must contain only alphanumeric characters, hyphens, underscores, or dots."
+            )
+            #expect(
+                message(try await post("/prebuild", #"{"tag": "ok", "base_image": "cobol", "setup_script": "x"}"#))
+                    == "Value error, Unsupported base image 'cobol'. Supported: python, node, bun, go, deno, rust"
+            )
             let anonymous = try await client.execute(uri: "/prebuilds", method: .get)
             #expect(anonymous.status == .unauthorized)
 
-            let built = try await post("/prebuild", #"{"tag": "prebuilt-mytools", "base_image": "code-runner-python", "setup_script": "pip install six"}"#)
+            let built = try await post(
+                "/prebuild",
+                #"{"tag": "prebuilt-mytools", "base_image": "code-runner-python", "setup_script": "pip install six"}"#
+            )
             #expect(built.status == .ok)
             #expect(routes.json(built)["tag"] as? String == "prebuilt-mytools")
             #expect(routes.json(built)["base_image"] as? String == "code-runner-python")

@@ -25,8 +25,10 @@ struct ExecutionTests {
     @Test("files are written next to the main file")
     func runWithFiles() async throws {
         let request = RunRequest(
-            runtime: .python, code: "import helper\nprint(helper.answer())",
-            files: ["helper.py": "def answer():\n    return 42\n"])
+            runtime: .python,
+            code: "import helper\nprint(helper.answer())",
+            files: ["helper.py": "def answer():\n    return 42\n"]
+        )
         let result = try await client.run(request)
         #expect(result.stdout == "42\n")
         #expect(result.exitCode == 0)

@@ -44,7 +44,8 @@ struct PrebuildTests {
     func buildUseDelete() async throws {
         let tag = "client-ok-\(UInt32.random(in: 0...UInt32.max))"
         let built = try await client.createPrebuild(
-            PrebuildRequest(tag: tag, baseImage: .python, setupScript: "echo hello-setup"))
+            PrebuildRequest(tag: tag, baseImage: .python, setupScript: "echo hello-setup")
+        )
         #expect(built.tag == "prebuilt-\(tag)")
         #expect(built.status == .ready)
         #expect(try await client.prebuilds().contains { $0.tag == "prebuilt-\(tag)" })

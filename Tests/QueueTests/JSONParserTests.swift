@@ -31,12 +31,16 @@ struct JSONParserTests {
         #expect(try parse("[]") == .array([]))
         #expect(try parse("{}") == .object([:]))
         #expect(try parse(" \t\r\n[ 1 , -2.5 , \"x\" , null ]\n") == .array([.integer(1), .number(-2.5), .string("x"), .null]))
-        let document = #"{"code": "print(1)", "files": {"a.py": "x = 1\n"}, "timeout": 3, "cpus": 0.5, "allow_network": false, "nested": [[{"k": [true, null]}]]}"#
-        #expect(try parse(document) == .object([
-            "code": .string("print(1)"), "files": .object(["a.py": .string("x = 1\n")]), "timeout": .integer(3),
-            "cpus": .number(0.5), "allow_network": .bool(false),
-            "nested": .array([.array([.object(["k": .array([.bool(true), .null])])])]),
-        ]))
+        let document =
+            #"{"code": "print(1)", "files": {"a.py": "x = 1\n"}, "timeout": 3, "cpus": 0.5, "allow_network": false, "nested": [[{"k": [true, null]}]]}"#
+        #expect(
+            try parse(document)
+                == .object([
+                    "code": .string("print(1)"), "files": .object(["a.py": .string("x = 1\n")]), "timeout": .integer(3),
+                    "cpus": .number(0.5), "allow_network": .bool(false),
+                    "nested": .array([.array([.object(["k": .array([.bool(true), .null])])])]),
+                ])
+        )
     }
 
     @Test func roundTripsThroughTheEncoder() throws {
@@ -133,16 +137,18 @@ struct JSONParserTests {
         #expect(failure(text)?.message == reason)
     }
 
-    @Test(arguments: [
-        [0x22, 0xFF, 0x22],  // never valid in UTF-8
-        [0x22, 0x80, 0x22],  // continuation byte alone
-        [0x22, 0xC0, 0xAF, 0x22],  // overlong "/"
-        [0x22, 0xE0, 0x80, 0xAF, 0x22],  // overlong "/" in three bytes
-        [0x22, 0xED, 0xA0, 0x80, 0x22],  // U+D800 encoded in UTF-8
-        [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
-        [0x22, 0xE6, 0x97, 0x22],  // truncated three-byte sequence
-        [0x22, 0xE6, 0x97],  // truncated at the end of the input
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0x22, 0xFF, 0x22],  // never valid in UTF-8
+            [0x22, 0x80, 0x22],  // continuation byte alone
+            [0x22, 0xC0, 0xAF, 0x22],  // overlong "/"
+            [0x22, 0xE0, 0x80, 0xAF, 0x22],  // overlong "/" in three bytes
+            [0x22, 0xED, 0xA0, 0x80, 0x22],  // U+D800 encoded in UTF-8
+            [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
+            [0x22, 0xE6, 0x97, 0x22],  // truncated three-byte sequence
+            [0x22, 0xE6, 0x97],  // truncated at the end of the input
+        ] as [[UInt8]]
+    )
     func invalidUTF8(bytes: [UInt8]) {
         #expect(failure(bytes)?.message == "Invalid UTF-8 byte at")
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-@testable import Queue
 import Testing
+
+@testable import Queue
 
 struct LogOutputTests {
     @Test("LOG_FORMAT and LOG_LEVEL are read, aliases accepted, anything else refused")

@@ -46,7 +46,8 @@ struct ScheduleTests {
         try await store.databasePool.write { db in
             try db.execute(
                 sql: "UPDATE jobs SET finished_at = finished_at - 172800 WHERE public_id IN (?, ?)",
-                arguments: [jobs[0].publicID, jobs[1].publicID])
+                arguments: [jobs[0].publicID, jobs[1].publicID]
+            )
         }
         #expect(try await store.deleteFinishedJobs(olderThanHours: 24, batch: 1) == 2)
         let left = try await store.jobs(owner: "", state: nil, limit: 10, before: nil).map(\.publicID)
@@ -129,7 +130,7 @@ struct PrebuildOwnershipTests {
         #expect(one.hasPrefix("prebuilt-tools:o") && one.count == "prebuilt-tools:o".count + 24)
         #expect(one != two)
         #expect(PrebuildKey(owner: first, tag: "tools").publicName == "prebuilt-tools")
-        #expect(PrebuildKey.shortTag("prebuilt-x") == "x" && PrebuildKey.shortTag("x") == "x")
+        #expect(ImageReference.shortTag("prebuilt-x") == "x" && ImageReference.shortTag("x") == "x")
     }
 
     @Test("images recorded before images had owners keep the owner '' (no credential inherits them)")
@@ -140,7 +141,9 @@ struct PrebuildOwnershipTests {
             try await before.write { db in
                 for step in Migrations.steps.prefix(5) { try db.execute(sql: step) }
                 try db.execute(sql: "PRAGMA user_version = 5")
-                try db.execute(sql: "INSERT INTO prebuilds (tag, base_runtime, setup_script, status, created_at) VALUES ('old', 'python', 'true', 'ready', 1)")
+                try db.execute(
+                    sql: "INSERT INTO prebuilds (tag, base_runtime, setup_script, status, created_at) VALUES ('old', 'python', 'true', 'ready', 1)"
+                )
             }
             try before.close()
         }

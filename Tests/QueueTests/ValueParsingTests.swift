@@ -21,7 +21,8 @@ struct ValueParsingTests {
         #expect(SHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(
             SHA256.hexDigest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        )
     }
 
     @Test func seedStartupMessages() {
@@ -60,8 +61,12 @@ struct StoredResultTests {
         let object = try #require(try JSONSerialization.jsonObject(with: stored) as? [String: Any])
         #expect(object["metadataJSON"] is String && object["metadata"] == nil)
         #expect(try JSONDecoder().decode(RunResult.self, from: stored) == result)
-        #expect(try JSONDecoder().decode(RunResult.self, from: JSONEncoder().encode(RunResult(stdout: "", stderr: "", exitCode: 0, executionTime: 0))).metadata == nil)
-        let legacy = #"{"stdout":"","stderr":"","exitCode":0,"executionTime":0,"metadata":{"a":[1,2]},"timedOut":false,"oomKilled":false,"stdoutTruncated":false,"stderrTruncated":false}"#
+        #expect(
+            try JSONDecoder().decode(RunResult.self, from: JSONEncoder().encode(RunResult(stdout: "", stderr: "", exitCode: 0, executionTime: 0)))
+                .metadata == nil
+        )
+        let legacy =
+            #"{"stdout":"","stderr":"","exitCode":0,"executionTime":0,"metadata":{"a":[1,2]},"timedOut":false,"oomKilled":false,"stdoutTruncated":false,"stderrTruncated":false}"#
         #expect(try JSONDecoder().decode(RunResult.self, from: Data(legacy.utf8)).metadata == .object(["a": .array([.integer(1), .integer(2)])]))
     }
 

@@ -7,7 +7,7 @@ import Testing
 
 /// Prebuilt images against the real engine: build, run, rebuild while in use, rebuild of a
 /// missing image from its spec, failing scripts, and the confinement of the build (issue 22).
-@Suite(.serialized)
+@Suite(.serialized, .needsDocker)
 struct PrebuildIntegrationTests {
     static let docker = SandboxIntegrationTests.sharedDocker
     static let owner = "key:prebuild-tests"
@@ -19,19 +19,26 @@ struct PrebuildIntegrationTests {
     }
 
     func spec(_ tag: String, _ script: String, timeout: Int = 120) -> PrebuildPayload {
-        PrebuildPayload(action: .build, key: PrebuildKey(owner: Self.owner, tag: tag), baseRuntime: "python", setupScript: script, timeoutSeconds: timeout)
+        PrebuildPayload(
+            action: .build,
+            key: PrebuildKey(owner: Self.owner, tag: tag),
+            baseRuntime: "python",
+            setupScript: script,
+            timeoutSeconds: timeout
+        )
     }
 
     func image(_ tag: String) -> String { PrebuildKey(owner: Self.owner, tag: tag).engineReference }
 
     func run(_ code: String, image: String, prebuild: PrebuildPayload? = nil, timeout: Int = 20) async throws -> RunResult {
-        var payload = RunPayload(
-            code: code, image: image, mainFile: "main.py", timeoutSeconds: timeout, memoryBytes: 256 << 20, cpuShares: 512,
-            nanoCPUs: 1_000_000_000, diskBytes: 64 << 20, pidsLimit: 128, maxOutputBytes: 1 << 20, maxMetadataBytes: 1 << 20)
+        var payload = RunPayload.testRun(code, image: image, timeout: timeout)
         payload.prebuild = prebuild
         let remover = ContainerRemover(docker: Self.docker, logger: logger)
         let runner = SandboxRunner(docker: Self.docker, remover: remover, ociRuntime: nil, logger: logger, builder: builder)
-        let result = try await runner.run(payload, as: RunIdentity(jobID: UUID().uuidString.lowercased(), workerID: "prebuild-tests", deploymentID: "tests"))
+        let result = try await runner.run(
+            payload,
+            as: RunIdentity(jobID: UUID().uuidString.lowercased(), workerID: "prebuild-tests", deploymentID: "tests")
+        )
         await remover.drain()
         return result
     }
@@ -56,10 +63,10 @@ struct PrebuildIntegrationTests {
 
         // The committed image is the runtime's again: user 1000, its entrypoint, its labels.
         let inspected = try #require(try await Self.docker.inspectImage(image(tag)))
-        #expect(inspected.Config?.User == "1000:1000")
-        #expect(inspected.Config?.Entrypoint == ["/usr/local/bin/code-runner-entrypoint"])
-        #expect(inspected.Config?.Labels?["qm.main_file"] == "main.py")
-        #expect(inspected.Config?.Labels?["code-runner.prebuilt"] == tag)
+        #expect(inspected.config?.user == "1000:1000")
+        #expect(inspected.config?.entrypoint == ["/usr/local/bin/code-runner-entrypoint"])
+        #expect(inspected.config?.labels?["qm.main_file"] == "main.py")
+        #expect(inspected.config?.labels?["code-runner.prebuilt"] == tag)
 
         #expect(await builder.remove(PrebuildKey(owner: Self.owner, tag: tag)))
         #expect(try await Self.docker.imageSize(image(tag)) == nil)
@@ -68,7 +75,13 @@ struct PrebuildIntegrationTests {
     @Test("the same tag of two owners is two images")
     func ownersGetTheirOwnImage() async throws {
         let tag = Self.newTag("test-owners")
-        let theirs = PrebuildPayload(action: .build, key: PrebuildKey(owner: "", tag: tag), baseRuntime: "python", setupScript: "echo theirs > /opt/marker", timeoutSeconds: 120)
+        let theirs = PrebuildPayload(
+            action: .build,
+            key: PrebuildKey(owner: "", tag: tag),
+            baseRuntime: "python",
+            setupScript: "echo theirs > /opt/marker",
+            timeoutSeconds: 120
+        )
         #expect(await builder.build(spec(tag, "echo mine > /opt/marker")).succeeded)
         #expect(await builder.build(theirs).succeeded)
         #expect(try await run("print(open('/opt/marker').read().strip())", image: image(tag)).stdout == "mine\n")
@@ -156,8 +169,11 @@ struct PrebuildIntegrationTests {
     func rebuildMissingImage() async throws {
         let tag = Self.newTag("test-missing")
         let result = try await run(
-            "print(open('/opt/marker').read().strip())", image: image(tag),
-            prebuild: spec(tag, "echo rebuilt > /opt/marker"), timeout: 30)
+            "print(open('/opt/marker').read().strip())",
+            image: image(tag),
+            prebuild: spec(tag, "echo rebuilt > /opt/marker"),
+            timeout: 30
+        )
         #expect(result.stdout == "rebuilt\n")
         #expect(await builder.remove(PrebuildKey(owner: Self.owner, tag: tag)))
 

@@ -105,10 +105,21 @@ struct ProtocolPiecesTests {
     @Test("the input starts with the protocol header and carries code after files")
     func inputHeader() {
         let payload = RunPayload(
-            code: "print(1)", image: "code-runner-python", mainFile: "main.py",
-            files: [WorkFile(name: "main.py", content: "ignored")], entrypoint: "echo hi", stdin: "abc",
-            timeoutSeconds: 5, memoryBytes: 1 << 28, cpuShares: 512, nanoCPUs: 1_000_000_000, diskBytes: 1 << 26,
-            pidsLimit: 64, maxOutputBytes: 100, maxMetadataBytes: 50)
+            code: "print(1)",
+            image: "code-runner-python",
+            mainFile: "main.py",
+            files: [WorkFile(name: "main.py", content: "ignored")],
+            entrypoint: "echo hi",
+            stdin: "abc",
+            timeoutSeconds: 5,
+            memoryBytes: 1 << 28,
+            cpuShares: 512,
+            nanoCPUs: 1_000_000_000,
+            diskBytes: 1 << 26,
+            pidsLimit: 64,
+            maxOutputBytes: 100,
+            maxMetadataBytes: 50
+        )
         let input = RunInput(payload: payload, mainFile: "main.py", nonce: String(repeating: "a", count: 32))
         let text = String(buffer: input.bytes)
         let header = text.prefix { $0 != "\n" }.split(separator: " ")

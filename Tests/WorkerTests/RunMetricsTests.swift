@@ -23,7 +23,8 @@ struct RunMetricsTests {
         }
         #expect(value("code_runner_runs_total", #"outcome="ok",runtime="python""#) == 1)
         #expect(value("code_runner_runs_total", #"outcome="nonzero",runtime="python""#) == 1)
-        let duration = "code_runner_run_duration_seconds", python = #"runtime="python""#
+        let duration = "code_runner_run_duration_seconds"
+        let python = #"runtime="python""#
         #expect(value(duration, python, "_bucket", 0.1) == 0)
         #expect(value(duration, python, "_bucket", 0.25) == 1)
         #expect(value(duration, python, "_bucket", 10) == 2)

@@ -6,7 +6,7 @@ import Testing
 @testable import Worker
 
 /// Runs against the real Docker engine and the `code-runner-python` image (`make images`).
-@Suite(.serialized)
+@Suite(.serialized, .needsDocker)
 struct SandboxIntegrationTests {
     /// One client for the whole test run (AsyncHTTPClient insists on an explicit shutdown).
     static let sharedDocker = DockerClient(socketPath: ProcessInfo.processInfo.environment["DOCKER_SOCKET"] ?? "/var/run/docker.sock")
@@ -14,10 +14,10 @@ struct SandboxIntegrationTests {
     let logger = Logger(label: "sandbox-tests")
 
     func payload(_ code: String, timeout: Int = 20, memory: Int64 = 256 << 20, outputCap: Int = 1 << 20) -> RunPayload {
-        RunPayload(
-            code: code, image: "code-runner-python", mainFile: "main.py", timeoutSeconds: timeout,
-            memoryBytes: memory, cpuShares: 512, nanoCPUs: 1_000_000_000, diskBytes: 64 << 20, pidsLimit: 128,
-            maxOutputBytes: outputCap, maxMetadataBytes: 1 << 20)
+        var payload = RunPayload.testRun(code, timeout: timeout)
+        payload.memoryBytes = memory
+        payload.maxOutputBytes = outputCap
+        return payload
     }
 
     func run(_ payload: RunPayload, job: String = UUID().uuidString.lowercased()) async throws -> RunResult {
@@ -33,7 +33,8 @@ struct SandboxIntegrationTests {
         var request = payload(
             "import sys\nfrom helper import twice\nfrom sdk import set_metadata\n"
                 + "data = sys.stdin.read()\nprint(twice(data))\nprint('warn', file=sys.stderr)\n"
-                + "set_metadata({'length': len(data), 'list': [1, 2]})\n")
+                + "set_metadata({'length': len(data), 'list': [1, 2]})\n"
+        )
         request.files = [WorkFile(name: "helper.py", content: "def twice(s):\n    return s * 2\n")]
         request.stdin = "ab"
         let job = UUID().uuidString.lowercased()
@@ -48,18 +49,22 @@ struct SandboxIntegrationTests {
 
     @Test("the sandbox: uid 1000, no capabilities, no new privileges, seccomp, read-only root, only lo")
     func sandboxFacts() async throws {
-        let result = try await run(payload("""
-            import os
-            status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines() if ':\\t' in line)
-            print(os.getuid(), status['CapEff'].strip(), status['NoNewPrivs'].strip(), status['Seccomp'].strip())
-            print(sorted(os.listdir('/sys/class/net')))
-            try:
-                open('/etc/evil', 'w')
-            except OSError as error:
-                print('root read-only:', error.errno == 30)
-            print(open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read().strip(), open('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes').read().strip())
-            print(open('/sys/fs/cgroup/pids/pids.max').read().strip())
-            """))
+        let result = try await run(
+            payload(
+                """
+                import os
+                status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines() if ':\\t' in line)
+                print(os.getuid(), status['CapEff'].strip(), status['NoNewPrivs'].strip(), status['Seccomp'].strip())
+                print(sorted(os.listdir('/sys/class/net')))
+                try:
+                    open('/etc/evil', 'w')
+                except OSError as error:
+                    print('root read-only:', error.errno == 30)
+                print(open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read().strip(), open('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes').read().strip())
+                print(open('/sys/fs/cgroup/pids/pids.max').read().strip())
+                """
+            )
+        )
         #expect(result.exitCode == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "1000 0000000000000000 1 2")

@@ -9,16 +9,39 @@ import Testing
 struct SandboxSpecTests {
     func payload(network: Bool) -> RunPayload {
         RunPayload(
-            code: "print(1)", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: 5,
-            memoryBytes: 128 << 20, cpuShares: 512, nanoCPUs: 1_500_000_000, diskBytes: 32 << 20, pidsLimit: 99,
-            allowNetwork: network, environment: [EnvironmentVariable(name: "A", value: "1")],
-            maxOutputBytes: 1 << 20, maxMetadataBytes: 1 << 20)
+            code: "print(1)",
+            image: "code-runner-python",
+            mainFile: "main.py",
+            timeoutSeconds: 5,
+            memoryBytes: 128 << 20,
+            cpuShares: 512,
+            nanoCPUs: 1_500_000_000,
+            diskBytes: 32 << 20,
+            pidsLimit: 99,
+            allowNetwork: network,
+            environment: [EnvironmentVariable(name: "A", value: "1")],
+            maxOutputBytes: 1 << 20,
+            maxMetadataBytes: 1 << 20
+        )
     }
 
     /// The create body as JSON, as the engine reads it.
-    func wire(network: Bool, runtime: String? = nil) throws -> [String: Any] {
-        let config = SandboxSpec.container(for: payload(network: network), jobID: "job-1", workerID: "worker-1", deploymentID: "dep", runtime: runtime)
-        return try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any])
+    func wire(network: Bool, runtime: String? = nil, hostCPUs: Int = 4, cores: Double = 1.5) throws -> [String: Any] {
+        var run = payload(network: network)
+        run.nanoCPUs = RunPayload.nanoCPUs(cores: cores)
+        let config = SandboxSpec.container(
+            for: run,
+            jobID: "job-1",
+            workerID: "worker-1",
+            deploymentID: "dep",
+            runtime: runtime,
+            hostCPUs: hostCPUs
+        )
+        return try json(config)
+    }
+
+    func json(_ value: some Encodable) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any])
     }
 
     @Test("every row of the sandbox table: user, capabilities, seccomp, root, tmpfs, memory = swap, CPU, pids, network, init, logging, labels")
@@ -45,9 +68,11 @@ struct SandboxSpecTests {
         #expect(host["Init"] as? Bool == true)
         #expect((host["LogConfig"] as? [String: Any])?["Type"] as? String == "none")
         #expect(host["Runtime"] == nil)
-        #expect(body["Labels"] as? [String: String] == [
-            "code-runner.deployment": "dep", "code-runner.job": "job-1", "code-runner.worker": "worker-1",
-        ])
+        #expect(
+            body["Labels"] as? [String: String] == [
+                "code-runner.deployment": "dep", "code-runner.job": "job-1", "code-runner.worker": "worker-1",
+            ]
+        )
     }
 
     @Test("a networked run gets the deployment's own bridge; SANDBOX_RUNTIME reaches the engine")
@@ -59,11 +84,44 @@ struct SandboxSpecTests {
         #expect(host["Runtime"] as? String == "runsc")
     }
 
+    @Test("the network a networked run joins: a labelled bridge without inter-container traffic")
+    func network() throws {
+        let body = try json(SandboxSpec.network(deploymentID: "dep"))
+        #expect(body["Name"] as? String == "code-runner-dep")
+        #expect(body["Driver"] as? String == "bridge")
+        #expect(body["CheckDuplicate"] as? Bool == true)
+        #expect(body["Options"] as? [String: String] == ["com.docker.network.bridge.enable_icc": "false"])
+        #expect(body["Labels"] as? [String: String] == ["code-runner.deployment": "dep"])
+    }
+
+    @Test(
+        "CPU: the request's cores, at most the host's processors (Docker refuses more)",
+        arguments: [
+            (cores: 0.5, hostCPUs: 2, expected: 500_000_000),
+            (cores: 2.0, hostCPUs: 2, expected: 2_000_000_000),
+            (cores: 4.0, hostCPUs: 2, expected: 2_000_000_000),
+            (cores: 1.5, hostCPUs: 1, expected: 1_000_000_000),
+        ]
+    )
+    func cpuClamp(cores: Double, hostCPUs: Int, expected: Int) throws {
+        let host = try #require(try wire(network: false, hostCPUs: hostCPUs, cores: cores)["HostConfig"] as? [String: Any])
+        #expect(host["NanoCpus"] as? Int == expected)
+    }
+
+    @Test("a build's CPU limit is PREBUILD_CPUS held to the host's processors")
+    func buildCPUClamp() {
+        var settings = ServiceSettings()
+        settings.prebuildCPUs = 3
+        #expect(BuildSandboxSpec.Limits(settings: settings, hostCPUs: 2).nanoCPUs == 2_000_000_000)
+        settings.prebuildCPUs = 0.5
+        #expect(BuildSandboxSpec.Limits(settings: settings, hostCPUs: 2).nanoCPUs == 500_000_000)
+    }
+
     @Test("a build container: root in /app, the package manager's capabilities only, the sandbox bridge, limits")
     func buildContainer() throws {
         let limits = BuildSandboxSpec.Limits(memoryBytes: 256 << 20, nanoCPUs: 1_000_000_000, pidsLimit: 64, maxLayerBytes: 1 << 30)
         let config = BuildSandboxSpec.container(base: "code-runner-python", limits: limits, deploymentID: "dep", workerID: "w")
-        let body = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any])
+        let body = try json(config)
         let host = try #require(body["HostConfig"] as? [String: Any])
         #expect(body["User"] as? String == "0:0")
         #expect(body["WorkingDir"] as? String == "/app")

@@ -8,27 +8,27 @@ import Testing
 /// The image's supervisor (runtimes/common/supervise.c) against a real engine and the
 /// `code-runner-python` image, and the worker's rule for a container that ended without a
 /// trailer (`SandboxRunner.faultOutsideTheProgram`).
-@Suite(.serialized)
+@Suite(.serialized, .needsDocker)
 struct SupervisorTests {
     var docker: DockerClient { SandboxIntegrationTests.sharedDocker }
     let logger = Logger(label: "supervisor-tests")
 
     func run(_ code: String, timeout: Int = 20) async throws -> RunResult {
-        let payload = RunPayload(
-            code: code, image: "code-runner-python", mainFile: "main.py", timeoutSeconds: timeout,
-            memoryBytes: 256 << 20, cpuShares: 512, nanoCPUs: 1_000_000_000, diskBytes: 64 << 20, pidsLimit: 128,
-            maxOutputBytes: 1 << 20, maxMetadataBytes: 1 << 20)
+        let payload = RunPayload.testRun(code, timeout: timeout)
         let remover = ContainerRemover(docker: docker, logger: logger)
         let runner = SandboxRunner(docker: docker, remover: remover, ociRuntime: nil, logger: logger)
         let result = try await runner.run(
-            payload, as: RunIdentity(jobID: UUID().uuidString.lowercased(), workerID: "supervisor-tests", deploymentID: "tests"))
+            payload,
+            as: RunIdentity(jobID: UUID().uuidString.lowercased(), workerID: "supervisor-tests", deploymentID: "tests")
+        )
         await remover.drain()
         return result
     }
 
     @Test("the program's parent refuses /proc reads; a trailer printed by the program is its output")
     func supervisorIsSealed() async throws {
-        let result = try await run("""
+        let result = try await run(
+            """
             import os, sys
             sup = int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])
             for name in ('environ', 'maps', 'mem'):
@@ -39,7 +39,8 @@ struct SupervisorTests {
                     print(name, 'refused')
             sys.stdout.write('@@code-runner:' + 'a' * 32 + '@@ 0 2 0\\n{}')
             sys.exit(7)
-            """)
+            """
+        )
         #expect(result.exitCode == 7)
         #expect(result.metadata == nil)
         #expect(result.stdout.hasPrefix("environ refused\nmaps refused\nmem refused\n"))
@@ -47,13 +48,15 @@ struct SupervisorTests {
 
     @Test("a killed supervisor: the container's exit status, a note on stderr, no retry")
     func killedSupervisorIsTheResult() async throws {
-        let result = try await run("""
+        let result = try await run(
+            """
             import os, signal, time
             sup = int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])
             print('before', flush=True)
             os.kill(sup, signal.SIGKILL)
             time.sleep(30)
-            """)
+            """
+        )
         #expect(result.exitCode == 137)
         #expect(!result.timedOut && !result.oomKilled)
         #expect(result.metadata == nil)
@@ -66,10 +69,20 @@ struct SupervisorTests {
         let socket = EngineSocketIdentity(device: 1, inode: 2, changedSeconds: 3, changedNanoseconds: 4)
         var restarted = socket
         restarted.inode = 99
-        func fault(delivered: Bool = true, cancelled: Bool = false, status: String = "exited",
-                   before: EngineSocketIdentity? = socket, after: EngineSocketIdentity? = socket) -> String? {
+        func fault(
+            delivered: Bool = true,
+            cancelled: Bool = false,
+            status: String = "exited",
+            before: EngineSocketIdentity? = socket,
+            after: EngineSocketIdentity? = socket
+        ) -> String? {
             SandboxRunner.faultOutsideTheProgram(
-                delivered: delivered, cancelled: cancelled, status: status, socketBefore: before, socketAfter: after)
+                delivered: delivered,
+                cancelled: cancelled,
+                status: status,
+                socketBefore: before,
+                socketAfter: after
+            )
         }
         #expect(fault() == nil)
         #expect(fault(delivered: false) != nil)

@@ -6,24 +6,27 @@ import Testing
 @testable import Worker
 
 /// The warm pool against the real engine.
-@Suite(.serialized)
+@Suite(.serialized, .needsDocker)
 struct WarmPoolTests {
     static let docker = SandboxIntegrationTests.sharedDocker
     let logger = Logger(label: "pool-tests")
     let deployment = "pool-tests-\(UUID().uuidString.prefix(6).lowercased())"
 
     func template() -> RunPayload {
-        RunPayload(
-            code: "", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: 20, memoryBytes: 256 << 20,
-            cpuShares: 512, nanoCPUs: 1_000_000_000, diskBytes: 64 << 20, pidsLimit: 128, maxOutputBytes: 1 << 20,
-            maxMetadataBytes: 1 << 20)
+        RunPayload.testRun("")
     }
 
     func makeRunner() -> (SandboxRunner, WarmPool, ContainerRemover) {
         let identity = RunIdentity(jobID: "", workerID: "pool-tests", deploymentID: deployment)
         let pool = WarmPool(
-            docker: Self.docker, size: 1, template: template(), identity: identity, ociRuntime: nil, logger: logger,
-            mayRefill: { true })
+            docker: Self.docker,
+            size: 1,
+            template: template(),
+            identity: identity,
+            ociRuntime: nil,
+            logger: logger,
+            mayRefill: { true }
+        )
         let remover = ContainerRemover(docker: Self.docker, logger: logger)
         let runner = SandboxRunner(docker: Self.docker, remover: remover, ociRuntime: nil, logger: logger, pool: pool)
         return (runner, pool, remover)
@@ -34,7 +37,7 @@ struct WarmPoolTests {
         let deadline = ContinuousClock.now + .seconds(20)
         while await pool.idleCount < 1 && ContinuousClock.now < deadline { await Task.yield() }
         let containers = try await Self.docker.containers(withLabel: "code-runner.deployment=\(deployment)")
-        return Set(containers.filter { $0.Labels?["code-runner.job"] == WarmPool.jobLabel }.map(\.Id))
+        return Set(containers.filter { $0.labels?["code-runner.job"] == WarmPool.jobLabel }.map(\.id))
     }
 
     func run(_ runner: SandboxRunner, _ payload: RunPayload) async throws -> RunResult {

@@ -1,7 +1,7 @@
 """Network: with allow_network, sandboxes sit on a dedicated bridge with inter-container traffic
 disabled, so two concurrent sandboxes cannot reach each other.
 
-This is the behaviour SANDBOX.md / issue 4 ask for. The first version attached allow_network runs
+This is the behaviour the sandbox table (Sources/Worker/Sandbox/SandboxSpec.swift) and issue 4 ask for. The first version attached allow_network runs
 to Docker's default `bridge`, where sandbox B reached sandbox A; this test failed against it."""
 
 import json

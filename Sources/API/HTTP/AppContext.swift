@@ -51,9 +51,15 @@ enum RequestBody {
         do {
             return try JSONParser.parse(buffer.readableBytesView)
         } catch {
-            throw APIError.validation([ValidationIssue(
-                type: "json_invalid", loc: ["body", .index(error.characterOffset)], msg: "JSON decode error",
-                input: .object([:]), ctx: ["error": .string(error.message)])])
+            throw APIError.validation([
+                ValidationIssue(
+                    type: "json_invalid",
+                    loc: ["body", .index(error.characterOffset)],
+                    msg: "JSON decode error",
+                    input: .object([:]),
+                    ctx: ["error": .string(error.message)]
+                )
+            ])
         }
     }
 }

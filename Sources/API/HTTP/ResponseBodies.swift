@@ -7,9 +7,15 @@ struct ExecutionResponse: Encodable, Sendable {
     var result: RunResult
 
     enum CodingKeys: String, CodingKey {
-        case stdout, stderr, exitCode = "exit_code", executionTime = "execution_time", metadata
-        case jobID = "job_id", timedOut = "timed_out", oomKilled = "oom_killed"
-        case stdoutTruncated = "stdout_truncated", stderrTruncated = "stderr_truncated"
+        case stdout, stderr
+        case exitCode = "exit_code"
+        case executionTime = "execution_time"
+        case metadata
+        case jobID = "job_id"
+        case timedOut = "timed_out"
+        case oomKilled = "oom_killed"
+        case stdoutTruncated = "stdout_truncated"
+        case stderrTruncated = "stderr_truncated"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -34,8 +40,12 @@ struct JobView: Encodable, Sendable {
     var includesResult = true
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", kind, status, createdAt = "created_at", startedAt = "started_at"
-        case finishedAt = "finished_at", attempts, result, error
+        case jobID = "job_id"
+        case kind, status
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case attempts, result, error
     }
 
     struct ErrorBody: Encodable {

@@ -23,30 +23,53 @@ struct MetricsRoutes: Sendable {
         let counts = try await store.counts()
         let workers = try await dependencies.liveWorkers()
         var text = PrometheusText()
-        text.gauge("code_runner_queue_jobs", "Jobs waiting or running, by state.", [
-            (["state": "queued"], Double(counts.queued)), (["state": "running"], Double(counts.running)),
-        ])
+        text.gauge(
+            "code_runner_queue_jobs",
+            "Jobs waiting or running, by state.",
+            [
+                (["state": "queued"], Double(counts.queued)), (["state": "running"], Double(counts.running)),
+            ]
+        )
         text.gauge("code_runner_queue_depth", "Jobs waiting for a worker.", [([:], Double(counts.queued))])
         text.gauge("code_runner_workers", "Live worker processes.", [([:], Double(workers.count))])
-        text.gauge("code_runner_worker_slots", "Execution slots of live workers, by use.", [
-            (["state": "total"], Double(workers.reduce(0) { $0 + $1.slots })),
-            (["state": "busy"], Double(workers.reduce(0) { $0 + $1.busy })),
-        ])
-        text.gauge("code_runner_pool_ready_containers", "Warm containers started and waiting for a job, over live workers.", [
-            ([:], Double(workers.reduce(0) { $0 + $1.poolReady })),
-        ])
-        text.gauge("code_runner_docker_connected_workers", "Live workers that reach their Docker engine.", [
-            ([:], Double(workers.filter(\.dockerConnected).count)),
-        ])
+        text.gauge(
+            "code_runner_worker_slots",
+            "Execution slots of live workers, by use.",
+            [
+                (["state": "total"], Double(workers.reduce(0) { $0 + $1.slots })),
+                (["state": "busy"], Double(workers.reduce(0) { $0 + $1.busy })),
+            ]
+        )
+        text.gauge(
+            "code_runner_pool_ready_containers",
+            "Warm containers started and waiting for a job, over live workers.",
+            [
+                ([:], Double(workers.reduce(0) { $0 + $1.poolReady }))
+            ]
+        )
+        text.gauge(
+            "code_runner_docker_connected_workers",
+            "Live workers that reach their Docker engine.",
+            [
+                ([:], Double(workers.filter(\.dockerConnected).count))
+            ]
+        )
         let prebuilds = try await store.prebuildCounts()
-        text.gauge("code_runner_prebuilt_images", "Prebuilt images recorded (every owner's), by status.",
-            Prebuild.Status.allCases.map { status in (["status": status.rawValue], Double(prebuilds[status] ?? 0)) })
+        text.gauge(
+            "code_runner_prebuilt_images",
+            "Prebuilt images recorded (every owner's), by status.",
+            Prebuild.Status.allCases.map { status in (["status": status.rawValue], Double(prebuilds[status] ?? 0)) }
+        )
         if let cleanup = try await store.lastCleanup() {
             text.gauge("code_runner_last_cleanup_timestamp_seconds", "When the last scheduled clean-up finished.", [([:], cleanup.finishedAt)])
-            text.gauge("code_runner_last_cleanup_removed", "What the last clean-up removed, by kind.", [
-                (["kind": "jobs"], Double(cleanup.removedJobs)), (["kind": "containers"], Double(cleanup.removedContainers)),
-                (["kind": "images"], Double(cleanup.removedImages)),
-            ])
+            text.gauge(
+                "code_runner_last_cleanup_removed",
+                "What the last clean-up removed, by kind.",
+                [
+                    (["kind": "jobs"], Double(cleanup.removedJobs)), (["kind": "containers"], Double(cleanup.removedContainers)),
+                    (["kind": "images"], Double(cleanup.removedImages)),
+                ]
+            )
         }
         text.samples(try await store.metricSamples(), catalog: WorkerMetricFamily.catalog)
         var body = APIMetrics.registry.emitToBuffer()

@@ -8,7 +8,8 @@ struct PrometheusText {
     mutating func gauge(_ name: String, _ help: String, _ samples: [([String: String], Double)]) {
         output += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
         for (labels, value) in samples {
-            let labelText = labels.isEmpty ? "" : "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"
+            let labelText =
+                labels.isEmpty ? "" : "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"
             output += "\(name)\(labelText) \(Self.format(value))\n"
         }
     }
@@ -53,19 +54,29 @@ struct WorkerMetricFamily: Sendable {
 
     static let catalog = [
         WorkerMetricFamily(
-            name: "code_runner_runs_total", type: "counter",
-            help: "Finished runs, by runtime and outcome (ok, nonzero, timeout, oom, failed)."),
+            name: "code_runner_runs_total",
+            type: "counter",
+            help: "Finished runs, by runtime and outcome (ok, nonzero, timeout, oom, failed)."
+        ),
         WorkerMetricFamily(
-            name: "code_runner_run_duration_seconds", type: "histogram",
-            help: "How long runs took on the worker, from claim to result, by runtime."),
+            name: "code_runner_run_duration_seconds",
+            type: "histogram",
+            help: "How long runs took on the worker, from claim to result, by runtime."
+        ),
         WorkerMetricFamily(
-            name: "code_runner_queue_wait_seconds", type: "histogram",
-            help: "How long runs waited in the queue before a worker claimed them, by runtime."),
+            name: "code_runner_queue_wait_seconds",
+            type: "histogram",
+            help: "How long runs waited in the queue before a worker claimed them, by runtime."
+        ),
         WorkerMetricFamily(
-            name: "code_runner_prebuild_builds_total", type: "counter",
-            help: "Prebuilt-image builds (first builds and rebuilds of missing images), by outcome."),
+            name: "code_runner_prebuild_builds_total",
+            type: "counter",
+            help: "Prebuilt-image builds (first builds and rebuilds of missing images), by outcome."
+        ),
         WorkerMetricFamily(
-            name: "code_runner_worker_errors_total", type: "counter",
-            help: "Failed rounds of the workers' background loops (heartbeat, engine, schedules, metrics, sweep, claim), by loop."),
+            name: "code_runner_worker_errors_total",
+            type: "counter",
+            help: "Failed rounds of the workers' background loops (heartbeat, engine, schedules, metrics, sweep, claim), by loop."
+        ),
     ]
 }

@@ -24,7 +24,8 @@ struct ExecutionRoutes: Sendable {
                     "job_id": job.publicID, "status": JobState.running.rawValue,
                     "detail": "The job has not finished yet; poll GET /jobs/\(job.publicID).",
                 ],
-                headers: [.location: "/jobs/\(job.publicID)"])
+                headers: [.location: "/jobs/\(job.publicID)"]
+            )
         }
         return try Self.answer(for: finished)
     }
@@ -36,12 +37,15 @@ struct ExecutionRoutes: Sendable {
         let hash = key.map { _ in Self.fingerprint(of: payload) }
         let outcome = try await dependencies.store.enqueue(
             NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload), idempotencyKey: key, requestHash: hash),
-            maxQueueDepth: dependencies.settings.maxQueueDepth)
+            maxQueueDepth: dependencies.settings.maxQueueDepth
+        )
         switch outcome {
         case .created(let job):
             return JSONResponse.make(
-                status: .accepted, body: ["job_id": job.publicID, "status": job.state.rawValue],
-                headers: [.location: "/jobs/\(job.publicID)"])
+                status: .accepted,
+                body: ["job_id": job.publicID, "status": job.state.rawValue],
+                headers: [.location: "/jobs/\(job.publicID)"]
+            )
         case .repeated(let job):
             return JSONResponse.make(body: JobView(job: job), headers: [.location: "/jobs/\(job.publicID)"])
         case .conflict:
@@ -75,25 +79,20 @@ struct ExecutionRoutes: Sendable {
             throw APIError(.serviceUnavailable, "No workers available.")
         }
 
-        let defaultMemory = max(settings.defaultMemoryBytes, entry?.minimumMemoryBytes ?? 0)
-        var payload = RunPayload(
-            code: run.code, image: run.image.fullName, mainFile: entry?.mainFile ?? "main.py", files: run.files,
-            entrypoint: run.entrypoint, stdin: run.stdin,
-            timeoutSeconds: run.timeout ?? settings.defaultTimeout,
-            memoryBytes: run.memoryBytes ?? min(defaultMemory, Int64(settings.maxMemoryMB) * ByteSize.mebibyte),
-            cpuShares: run.cpuShares ?? settings.defaultCPUShares,
-            nanoCPUs: Int64(((run.cpus ?? settings.defaultCPUs) * 1e9).rounded()),
-            diskBytes: run.diskBytes ?? settings.defaultDiskBytes,
-            pidsLimit: settings.defaultPidsLimit, allowNetwork: run.allowNetwork, environment: run.environment,
-            maxOutputBytes: settings.maxOutputBytes, maxMetadataBytes: settings.maxMetadataBytes)
+        var payload = RunPayload.defaults(for: entry ?? dependencies.catalog.defaultEntry, settings: settings)
+        run.apply(to: &payload)
         if let prebuild {
             // The caller's own image, by its engine reference; any worker whose engine lacks it
-            // rebuilds it from the stored spec (seed 6.3). A `prebuild_spec` in the request is
+            // rebuilds it from the stored spec, as quartermaster-code-runner does. A `prebuild_spec` in the request is
             // only used when nothing is stored for the caller's tag.
             payload.image = prebuild.key.engineReference
             payload.prebuild = PrebuildPayload(
-                action: .build, key: prebuild.key, baseRuntime: prebuild.baseRuntime,
-                setupScript: prebuild.setupScript, timeoutSeconds: settings.prebuildTimeout)
+                action: .build,
+                key: prebuild.key,
+                baseRuntime: prebuild.baseRuntime,
+                setupScript: prebuild.setupScript,
+                timeoutSeconds: settings.prebuildTimeout
+            )
             try await dependencies.store.touchPrebuild(prebuild.key)
         }
         return (payload, owner)
@@ -102,31 +101,36 @@ struct ExecutionRoutes: Sendable {
     /// The catalogue entry of a runtime image; 404 for an image no live worker has (runtime)
     /// or that the caller never built (prebuilt tag: only `owner`'s images are visible).
     /// Nothing is ever pulled. A prebuilt tag nothing is stored for, but given with a
-    /// `prebuild_spec` (seed 6.3), is recorded from that spec as the caller's and built by the
+    /// `prebuild_spec` (quartermaster-code-runner's field), is recorded from that spec as the caller's and built by the
     /// worker before it runs.
     private func resolve(
-        _ image: RunRequest.ImageReference, spec: RunRequest.PrebuildSpec?, workers: [WorkerStatus], owner: String
+        _ image: ImageReference,
+        spec: RunRequest.PrebuildSpec?,
+        workers: [WorkerStatus],
+        owner: String
     ) async throws -> (RuntimeCatalog.Entry?, Prebuild?) {
         switch image {
         case .runtime(let name):
             // Judged only by workers that reach their engine: one that does not reports no images.
             let connected = workers.filter(\.dockerConnected)
-            let present = connected.isEmpty || connected.contains { $0.images.contains(image.fullName) }
+            let present = connected.isEmpty || connected.contains { $0.images.contains(image.publicName) }
             guard present, let entry = dependencies.catalog.entry(for: name) else {
-                throw APIError(.notFound, "Image '\(image.fullName)' not found. Build it with: make images")
+                throw APIError(.notFound, "Image '\(image.publicName)' not found. Build it with: make images")
             }
             return (entry, nil)
         case .prebuilt(let tag):
             let key = PrebuildKey(owner: owner, tag: tag)
             if try await dependencies.store.prebuild(key) == nil, let spec {
-                let base = spec.baseImage.hasPrefix("code-runner-") ? String(spec.baseImage.dropFirst("code-runner-".count)) : spec.baseImage
-                guard RunRequest.runtimeNames.contains(base) else {
-                    throw APIError(.serviceUnavailable, "Prebuilt image '\(image.fullName)' could not be rebuilt: unsupported base image '\(spec.baseImage)'")
+                guard let base = ImageReference.runtimeName(spec.baseImage, among: RuntimeCatalog.runtimeNames) else {
+                    throw APIError(
+                        .serviceUnavailable,
+                        "Prebuilt image '\(image.publicName)' could not be rebuilt: unsupported base image '\(spec.baseImage)'"
+                    )
                 }
                 try await PrebuildRoutes.begin(key, baseRuntime: base, setupScript: spec.setupScript, dependencies: dependencies)
             }
             guard let prebuild = try await dependencies.store.prebuild(key), prebuild.status != .failed || prebuild.builtAt != nil else {
-                throw APIError(.notFound, "Image '\(image.fullName)' not found. Create it with POST /prebuild.")
+                throw APIError(.notFound, "Image '\(image.publicName)' not found. Create it with POST /prebuild.")
             }
             return (dependencies.catalog.entry(for: prebuild.baseRuntime), prebuild)
         }
@@ -135,7 +139,8 @@ struct ExecutionRoutes: Sendable {
     private func store(_ payload: RunPayload, owner: String, idempotencyKey: String?, requestHash: String?) async throws -> Job {
         let outcome = try await dependencies.store.enqueue(
             NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload)),
-            maxQueueDepth: dependencies.settings.maxQueueDepth)
+            maxQueueDepth: dependencies.settings.maxQueueDepth
+        )
         switch outcome {
         case .created(let job), .repeated(let job), .conflict(let job): return job
         case .queueFull: throw Self.queueFull
@@ -150,7 +155,10 @@ struct ExecutionRoutes: Sendable {
     }
 
     static let queueFull = APIError(
-        .tooManyRequests, "The queue is full; retry later.", headers: [.retryAfter: "5"])
+        .tooManyRequests,
+        "The queue is full; retry later.",
+        headers: [.retryAfter: "5"]
+    )
 
     /// The answer `/run` gives for a finished job: its result, or the failure's status and detail.
     static func answer(for job: Job) throws -> Response {

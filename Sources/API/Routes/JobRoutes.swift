@@ -51,10 +51,14 @@ struct JobRoutes: Sendable {
         if let raw = query.get("status") {
             state = JobState(rawValue: raw)
             if state == nil {
-                issues.append(ValidationIssue(
-                    type: "enum", loc: ["query", "status"],
-                    msg: "Input should be " + JobState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "),
-                    input: .string(raw)))
+                issues.append(
+                    ValidationIssue(
+                        type: "enum",
+                        loc: ["query", "status"],
+                        msg: "Input should be " + JobState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "),
+                        input: .string(raw)
+                    )
+                )
             }
         }
         var limit = 50
@@ -62,7 +66,11 @@ struct JobRoutes: Sendable {
             let lax = LaxValue(value: .string(raw), loc: ["query", "limit"])
             switch lax.integer() {
             case .success(let value):
-                if let issue = LaxValue.bounded(value, 1, 500, at: lax, asJSON: { .integer(Int64($0)) }) { issues.append(issue) } else { limit = value }
+                if let issue = LaxValue.bounded(value, 1, 500, at: lax, asJSON: { .integer(Int64($0)) }) {
+                    issues.append(issue)
+                } else {
+                    limit = value
+                }
             case .failure(let issue): issues.append(issue)
             }
         }

@@ -47,14 +47,23 @@ struct OperationsRoutes: Sendable {
         let workers = try await dependencies.liveWorkers()
         let connected = workers.contains { $0.dockerConnected }
         let counts = try await dependencies.store.counts()
-        return JSONResponse.make(body: Health(
-            status: connected ? "ok" : "degraded", docker_connected: connected,
-            auth_enabled: dependencies.authenticator.isEnabled, workers: workers.count, queue: counts,
-            last_cleanup: try await dependencies.store.lastCleanup().map {
-                LastCleanup(
-                    finished_at: $0.finishedAt.iso8601, removed_jobs: $0.removedJobs,
-                    removed_containers: $0.removedContainers, removed_images: $0.removedImages)
-            }))
+        return JSONResponse.make(
+            body: Health(
+                status: connected ? "ok" : "degraded",
+                docker_connected: connected,
+                auth_enabled: dependencies.authenticator.isEnabled,
+                workers: workers.count,
+                queue: counts,
+                last_cleanup: try await dependencies.store.lastCleanup().map {
+                    LastCleanup(
+                        finished_at: $0.finishedAt.iso8601,
+                        removed_jobs: $0.removedJobs,
+                        removed_containers: $0.removedContainers,
+                        removed_images: $0.removedImages
+                    )
+                }
+            )
+        )
     }
 
     struct ImageEntry: Encodable {
@@ -79,12 +88,17 @@ struct OperationsRoutes: Sendable {
         let present = Set(try await dependencies.liveWorkers().flatMap(\.images))
         let entries = dependencies.catalog.entries.map { entry in
             ImageEntry(
-                id: entry.imageName, name: entry.name, description: entry.description,
-                default_entrypoint: entry.defaultEntrypoint, file_extension: entry.fileExtension,
-                main_file: entry.mainFile, completions: entry.completions,
-                available: present.contains(entry.imageName))
+                id: entry.imageName,
+                name: entry.name,
+                description: entry.description,
+                default_entrypoint: entry.defaultEntrypoint,
+                file_extension: entry.fileExtension,
+                main_file: entry.mainFile,
+                completions: entry.completions,
+                available: present.contains(entry.imageName)
+            )
         }
-        return JSONResponse.make(body: Images(images: entries, default: "code-runner-python"))
+        return JSONResponse.make(body: Images(images: entries, default: dependencies.catalog.defaultEntry.imageName))
     }
 }
 

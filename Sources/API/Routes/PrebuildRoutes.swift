@@ -31,14 +31,21 @@ struct PrebuildRoutes: Sendable {
         let key = PrebuildKey(owner: owner, tag: spec.tag)
         try await Self.begin(key, baseRuntime: spec.baseRuntime, setupScript: spec.setupScript, dependencies: dependencies)
         let payload = PrebuildPayload(
-            action: .build, key: key, baseRuntime: spec.baseRuntime, setupScript: spec.setupScript,
-            timeoutSeconds: settings.prebuildTimeout)
+            action: .build,
+            key: key,
+            baseRuntime: spec.baseRuntime,
+            setupScript: spec.setupScript,
+            timeoutSeconds: settings.prebuildTimeout
+        )
         let job = try await enqueue(payload, owner: owner)
         guard let finished = await dependencies.waiters.wait(for: job.id, timeout: .seconds(settings.prebuildTimeout + settings.runWaitSlack)) else {
             return JSONResponse.make(
                 status: .accepted,
-                body: ["job_id": job.publicID, "status": "building", "detail": "The build has not finished yet; poll GET /prebuilds/\(key.publicName)."],
-                headers: [.location: "/prebuilds/\(key.publicName)"])
+                body: [
+                    "job_id": job.publicID, "status": "building", "detail": "The build has not finished yet; poll GET /prebuilds/\(key.publicName).",
+                ],
+                headers: [.location: "/prebuilds/\(key.publicName)"]
+            )
         }
         if finished.state == .failed, let failure = finished.failure {
             throw APIError(.internalServerError, "Prebuild failed: \(failure.detail)")
@@ -47,9 +54,15 @@ struct PrebuildRoutes: Sendable {
             throw APIError(.internalServerError, "Prebuild failed: the build ended without a result")
         }
         guard outcome.succeeded else { throw APIError(.badRequest, "Build failed: \(outcome.log)") }
-        return JSONResponse.make(body: Created(
-            tag: key.publicName, base_image: "code-runner-\(spec.baseRuntime)", size_bytes: outcome.sizeBytes,
-            layer_size_bytes: outcome.layerSizeBytes, status: "ready"))
+        return JSONResponse.make(
+            body: Created(
+                tag: key.publicName,
+                base_image: ImageReference.runtimeImage(spec.baseRuntime),
+                size_bytes: outcome.sizeBytes,
+                layer_size_bytes: outcome.layerSizeBytes,
+                status: "ready"
+            )
+        )
     }
 
     /// Records a build request of `key`, or the 429 of a credential whose previous build is
@@ -64,8 +77,10 @@ struct PrebuildRoutes: Sendable {
     }
 
     static let ownerBusy = APIError(
-        .tooManyRequests, "Another build of this API key is still running; one build runs at a time per key. Retry when it has finished.",
-        headers: [.retryAfter: "10"])
+        .tooManyRequests,
+        "Another build of this API key is still running; one build runs at a time per key. Retry when it has finished.",
+        headers: [.retryAfter: "10"]
+    )
 
     func list(_ request: Request) async throws -> Response {
         let owner = try dependencies.authenticator.owner(of: request)
@@ -75,7 +90,7 @@ struct PrebuildRoutes: Sendable {
 
     func show(_ request: Request, tag: String) async throws -> Response {
         let owner = try dependencies.authenticator.owner(of: request)
-        guard let prebuild = try await dependencies.store.prebuild(PrebuildKey(owner: owner, tag: PrebuildKey.shortTag(tag))) else {
+        guard let prebuild = try await dependencies.store.prebuild(PrebuildKey(owner: owner, tag: ImageReference.shortTag(tag))) else {
             throw Self.notFound(tag)
         }
         return JSONResponse.make(body: Entry(prebuild, detailed: true))
@@ -83,7 +98,7 @@ struct PrebuildRoutes: Sendable {
 
     func delete(_ request: Request, tag: String) async throws -> Response {
         let owner = try dependencies.authenticator.owner(of: request)
-        let key = PrebuildKey(owner: owner, tag: PrebuildKey.shortTag(tag))
+        let key = PrebuildKey(owner: owner, tag: ImageReference.shortTag(tag))
         guard try await !dependencies.store.deletePrebuilds([key]).isEmpty else { throw Self.notFound(tag) }
         try await removeImage(key)
         return JSONResponse.make(body: ["status": "deleted", "tag": key.publicName])
@@ -112,13 +127,16 @@ struct PrebuildRoutes: Sendable {
     /// Asks a worker to remove the image (the API never talks to Docker).
     private func removeImage(_ key: PrebuildKey) async throws {
         _ = try await enqueue(
-            PrebuildPayload(action: .remove, key: key, baseRuntime: "", setupScript: "", timeoutSeconds: 60), owner: key.owner)
+            PrebuildPayload(action: .remove, key: key, baseRuntime: "", setupScript: "", timeoutSeconds: 60),
+            owner: key.owner
+        )
     }
 
     private func enqueue(_ payload: PrebuildPayload, owner: String) async throws -> Job {
         let outcome = try await dependencies.store.enqueue(
             NewJob(kind: .prebuild, owner: owner, payload: JSONEncoder().encode(payload), maxAttempts: 1),
-            maxQueueDepth: dependencies.settings.maxQueueDepth)
+            maxQueueDepth: dependencies.settings.maxQueueDepth
+        )
         switch outcome {
         case .created(let job), .repeated(let job), .conflict(let job): return job
         case .queueFull: throw ExecutionRoutes.queueFull
@@ -126,7 +144,7 @@ struct PrebuildRoutes: Sendable {
     }
 
     static func notFound(_ tag: String) -> APIError {
-        APIError(.notFound, "Prebuilt image 'prebuilt-\(PrebuildKey.shortTag(tag))' not found.")
+        APIError(.notFound, "Prebuilt image '\(ImageReference.prebuilt(tag: ImageReference.shortTag(tag)).publicName)' not found.")
     }
 
     struct Created: Encodable {
@@ -155,7 +173,7 @@ struct PrebuildRoutes: Sendable {
 
         init(_ prebuild: Prebuild, detailed: Bool) {
             tag = prebuild.imageName
-            base_image = "code-runner-\(prebuild.baseRuntime)"
+            base_image = ImageReference.runtimeImage(prebuild.baseRuntime)
             size_bytes = prebuild.sizeBytes
             created = (prebuild.builtAt ?? prebuild.createdAt).iso8601
             labels = ["code-runner.prebuilt": prebuild.tag, "code-runner.base": base_image]
@@ -166,7 +184,7 @@ struct PrebuildRoutes: Sendable {
     }
 }
 
-/// A validated `PrebuildRequest` (seed 5.5), with the tag held to `[a-z0-9][a-z0-9._-]{0,127}`.
+/// A validated `PrebuildRequest` (quartermaster-code-runner's body), with the tag held to `[a-z0-9][a-z0-9._-]{0,127}`.
 struct PrebuildRequest {
     var tag: String
     var baseRuntime: String
@@ -174,9 +192,14 @@ struct PrebuildRequest {
 
     static func validate(_ body: JSONValue) throws(APIError) -> PrebuildRequest {
         guard case .object(let fields) = body else {
-            throw .validation([ValidationIssue(
-                type: "model_attributes_type", loc: ["body"],
-                msg: "Input should be a valid dictionary or object to extract fields from", input: body)])
+            throw .validation([
+                ValidationIssue(
+                    type: "model_attributes_type",
+                    loc: ["body"],
+                    msg: "Input should be a valid dictionary or object to extract fields from",
+                    input: body
+                )
+            ])
         }
         var issues: [ValidationIssue] = []
         func string(_ name: String, required: Bool) -> String? {
@@ -186,32 +209,36 @@ struct PrebuildRequest {
             }
             switch LaxValue(value: value, loc: ["body", .key(name)]).string() {
             case .success(let text): return text
-            case .failure(let issue): issues.append(issue); return nil
+            case .failure(let issue):
+                issues.append(issue)
+                return nil
             }
         }
         var tag = ""
         if let raw = string("tag", required: true) {
             let lax = LaxValue(value: .string(raw), loc: ["body", "tag"])
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
-            let short = PrebuildKey.shortTag(trimmed)
+            let short = ImageReference.shortTag(trimmed)
             if trimmed.isEmpty {
                 issues.append(lax.valueError("Tag cannot be empty."))
             } else if !short.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }) {
                 issues.append(lax.valueError("Tag must contain only alphanumeric characters, hyphens, underscores, or dots."))
-            } else if !RunRequest.isValidTag(short) {
+            } else if !ImageReference.isValidTag(short) {
                 issues.append(lax.valueError("Tag must be lowercase ASCII, start with a letter or digit and have at most 128 characters."))
             } else {
                 tag = short
             }
         }
-        var base = "python"
+        var base = RuntimeCatalog.defaultRuntime
         if let raw = string("base_image", required: false) {
-            let short = raw.hasPrefix("code-runner-") ? String(raw.dropFirst("code-runner-".count)) : raw
-            if RunRequest.runtimeNames.contains(short) {
-                base = short
+            if let runtime = ImageReference.runtimeName(raw, among: RuntimeCatalog.runtimeNames) {
+                base = runtime
             } else {
-                issues.append(LaxValue(value: .string(raw), loc: ["body", "base_image"]).valueError(
-                    "Unsupported base image '\(raw)'. Supported: python, node, bun, go, deno, rust"))
+                issues.append(
+                    LaxValue(value: .string(raw), loc: ["body", "base_image"]).valueError(
+                        "Unsupported base image '\(raw)'. Supported: \(RuntimeCatalog.runtimeNames.joined(separator: ", "))"
+                    )
+                )
             }
         }
         let script = string("setup_script", required: true) ?? ""

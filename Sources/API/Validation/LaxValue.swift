@@ -79,7 +79,11 @@ struct LaxValue {
 extension LaxValue {
     /// Checks `low ≤ number ≤ high` with pydantic's bound errors.
     static func bounded<T: Comparable & CustomStringConvertible>(
-        _ number: T, _ low: T, _ high: T, at lax: LaxValue, asJSON: (T) -> JSONValue
+        _ number: T,
+        _ low: T,
+        _ high: T,
+        at lax: LaxValue,
+        asJSON: (T) -> JSONValue
     ) -> ValidationIssue? {
         if number < low {
             return lax.issue("greater_than_equal", "Input should be greater than or equal to \(low)", ctx: ["ge": asJSON(low)])
@@ -90,4 +94,3 @@ extension LaxValue {
         return nil
     }
 }
-

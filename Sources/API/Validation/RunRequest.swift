@@ -4,20 +4,6 @@ import Queue
 /// A `CodeExecutionRequest` after field validation (step 3 of the seed's order), before the
 /// request-level checks (empty code, size, file names, image existence).
 struct RunRequest: Sendable {
-    /// What `image` names after normalisation.
-    enum ImageReference: Sendable, Equatable {
-        case runtime(String)
-        case prebuilt(tag: String)
-
-        /// The Docker image reference (`code-runner-python`, `prebuilt-mytag`).
-        var fullName: String {
-            switch self {
-            case .runtime(let name): "code-runner-\(name)"
-            case .prebuilt(let tag): "prebuilt-\(tag)"
-            }
-        }
-    }
-
     struct PrebuildSpec: Sendable, Equatable, Codable {
         var baseImage: String
         var setupScript: String
@@ -37,8 +23,20 @@ struct RunRequest: Sendable {
     var environment: [EnvironmentVariable]
     var prebuildSpec: PrebuildSpec?
 
-    static let runtimeNames = ["python", "node", "bun", "go", "deno", "rust"]
-    static let reservedEnvironmentNames: Set<String> = ["ENCODED_CODE", "ENCODED_FILES", "CUSTOM_ENTRYPOINT"]
+    /// Names a run may not set. The ones that matter here are the image entrypoint's: the
+    /// supervisor and `setup-run.sh` read `RT_DEFAULT_CMD` (the runtime's command) and
+    /// `RT_SEED_DIRS` (caches copied into `/tmp`) from the environment the user's variables are
+    /// merged into (`runtimes/common/supervise.c`, `runtimes/common/setup-run.sh`), so the whole
+    /// `RT_` prefix is kept for the entrypoint. The original service's three names carry no
+    /// meaning here; they stay refused because its clients and the HTTP contract's acceptance
+    /// suite expect that 422 (`Tests/APITests/APIRouteTests.swift` checks both kinds).
+    static func isReservedEnvironmentName(_ name: String) -> Bool {
+        name.hasPrefix(entrypointEnvironmentPrefix) || seedReservedEnvironmentNames.contains(name)
+    }
+
+    /// The prefix of the variables the image's entrypoint reads (`RT_DEFAULT_CMD`, `RT_SEED_DIRS`).
+    static let entrypointEnvironmentPrefix = "RT_"
+    static let seedReservedEnvironmentNames: Set<String> = ["ENCODED_CODE", "ENCODED_FILES", "CUSTOM_ENTRYPOINT"]
     static let maxFiles = 1000
     /// Variables one run may set. Names and values also count toward the 1 MiB payload limit.
     static let maxEnvironmentVariables = 256
@@ -49,9 +47,16 @@ struct RunRequest: Sendable {
     /// Validates every field of `body` (a parsed JSON value); all problems are reported at once.
     static func validate(_ body: JSONValue, settings: ServiceSettings) -> Result<RunRequest, APIError> {
         guard case .object(let fields) = body else {
-            return .failure(.validation([ValidationIssue(
-                type: "model_attributes_type", loc: ["body"],
-                msg: "Input should be a valid dictionary or object to extract fields from", input: body)]))
+            return .failure(
+                .validation([
+                    ValidationIssue(
+                        type: "model_attributes_type",
+                        loc: ["body"],
+                        msg: "Input should be a valid dictionary or object to extract fields from",
+                        input: body
+                    )
+                ])
+            )
         }
         var issues: [ValidationIssue] = []
         func field(_ name: String) -> LaxValue? {
@@ -61,7 +66,9 @@ struct RunRequest: Sendable {
         func take<T>(_ result: Result<T, ValidationIssue>?) -> T? {
             switch result {
             case .success(let value): return value
-            case .failure(let issue): issues.append(issue); return nil
+            case .failure(let issue):
+                issues.append(issue)
+                return nil
             case nil: return nil
             }
         }
@@ -73,11 +80,16 @@ struct RunRequest: Sendable {
             issues.append(ValidationIssue(type: "missing", loc: ["body", "code"], msg: "Field required", input: body))
         }
 
-        var image = ImageReference.runtime("python")
+        var image = ImageReference.runtime(RuntimeCatalog.defaultRuntime)
         if let lax = field("image"), let name = take(lax.string()) {
-            if let resolved = resolveImage(name) { image = resolved } else {
-                issues.append(lax.valueError(
-                    "Image '\(name)' is neither a runtime (\(runtimeNames.joined(separator: ", "))) nor a prebuilt tag matching [a-z0-9][a-z0-9._-]{0,127}."))
+            if let resolved = ImageReference.parse(name, runtimes: RuntimeCatalog.runtimeNames) {
+                image = resolved
+            } else {
+                issues.append(
+                    lax.valueError(
+                        "Image '\(name)' is neither a runtime (\(RuntimeCatalog.runtimeNames.joined(separator: ", "))) nor a prebuilt tag matching [a-z0-9][a-z0-9._-]{0,127}."
+                    )
+                )
             }
         }
 
@@ -141,14 +153,15 @@ struct RunRequest: Sendable {
                 let member = LaxValue(value: members[name] ?? .null, loc: ["body", "environment", .key(name)])
                 guard let value = take(member.string()) else { continue }
                 if problem == nil {
-                    if reservedEnvironmentNames.contains(name) {
+                    if isReservedEnvironmentName(name) {
                         problem = "Environment variable '\(name)' is reserved and cannot be set."
                     } else if !isValidEnvironmentName(name) {
                         problem = "Environment variable name '\(name)' is invalid: use letters, digits and underscores, not starting with a digit."
                     } else if value.contains("\u{0}") {
                         problem = "Environment variable '\(name)' contains a NUL character."
                     } else if name.utf8.count + value.utf8.count + 2 > maxEnvironmentEntryBytes {
-                        problem = "Environment variable '\(name)' is too long: NAME=value may have at most \(maxEnvironmentEntryBytes - 1) bytes, the kernel's limit for one entry."
+                        problem =
+                            "Environment variable '\(name)' is too long: NAME=value may have at most \(maxEnvironmentEntryBytes - 1) bytes, the kernel's limit for one entry."
                     }
                 }
                 environment.append(EnvironmentVariable(name: name, value: value))
@@ -173,28 +186,23 @@ struct RunRequest: Sendable {
         }
 
         guard issues.isEmpty else { return .failure(.validation(issues)) }
-        return .success(RunRequest(
-            code: code, image: image, files: files, entrypoint: entrypoint, stdin: stdin, timeout: timeout,
-            memoryBytes: memoryBytes, cpuShares: cpuShares, diskBytes: diskBytes, cpus: cpus,
-            allowNetwork: allowNetwork, environment: environment, prebuildSpec: prebuildSpec))
-    }
-
-    /// The seed's normalisation, made strict: a runtime short name (optionally `code-runner-`
-    /// prefixed), else a prebuilt tag (optionally `prebuilt-` prefixed) of the allowed pattern.
-    static func resolveImage(_ name: String) -> ImageReference? {
-        let short = name.hasPrefix("code-runner-") ? String(name.dropFirst("code-runner-".count)) : name
-        if runtimeNames.contains(short) { return .runtime(short) }
-        let tag = name.hasPrefix("prebuilt-") ? String(name.dropFirst("prebuilt-".count)) : name
-        return isValidTag(tag) ? .prebuilt(tag: tag) : nil
-    }
-
-    /// `[a-z0-9][a-z0-9._-]{0,127}`.
-    static func isValidTag(_ tag: String) -> Bool {
-        let bytes = Array(tag.utf8)
-        guard let first = bytes.first, bytes.count <= 128 else { return false }
-        func isLowerAlphanumeric(_ byte: UInt8) -> Bool { (0x61...0x7a).contains(byte) || (0x30...0x39).contains(byte) }
-        return isLowerAlphanumeric(first)
-            && bytes.dropFirst().allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        return .success(
+            RunRequest(
+                code: code,
+                image: image,
+                files: files,
+                entrypoint: entrypoint,
+                stdin: stdin,
+                timeout: timeout,
+                memoryBytes: memoryBytes,
+                cpuShares: cpuShares,
+                diskBytes: diskBytes,
+                cpus: cpus,
+                allowNetwork: allowNetwork,
+                environment: environment,
+                prebuildSpec: prebuildSpec
+            )
+        )
     }
 
     /// `[A-Za-z_][A-Za-z0-9_]*`.
@@ -216,6 +224,23 @@ struct RunRequest: Sendable {
             return nil
         }
         return bytes
+    }
+
+    /// Lays the request's fields over a run of defaults (`RunPayload.defaults`): what the
+    /// request gave replaces the default, what it left out stays.
+    func apply(to payload: inout RunPayload) {
+        payload.code = code
+        payload.image = image.publicName
+        payload.files = files
+        payload.entrypoint = entrypoint
+        payload.stdin = stdin
+        payload.allowNetwork = allowNetwork
+        payload.environment = environment
+        if let timeout { payload.timeoutSeconds = timeout }
+        if let memoryBytes { payload.memoryBytes = memoryBytes }
+        if let cpuShares { payload.cpuShares = cpuShares }
+        if let cpus { payload.nanoCPUs = RunPayload.nanoCPUs(cores: cpus) }
+        if let diskBytes { payload.diskBytes = diskBytes }
     }
 
     /// UTF-8 bytes that count toward the 1 MiB limit: code, file contents, stdin, and the

@@ -7,7 +7,9 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
     public var stderr: String
     /// The program's exit status; `-1` when it timed out.
     public var exitCode: Int
-    /// Seconds from container start to the program's end.
+    /// Wall-clock seconds the program ran: from the moment its input was delivered (its start)
+    /// to its end (exit, the deadline's kill or an OOM kill), rounded to 4 decimals. Queueing,
+    /// container creation and removal are not counted (the original service counted them).
     public var executionTime: Double
     /// The JSON value the program set through its runtime's SDK, if any.
     public var metadata: JSONValue?
@@ -20,9 +22,13 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case stdout, stderr, metadata
-        case jobID = "job_id", exitCode = "exit_code", executionTime = "execution_time"
-        case timedOut = "timed_out", oomKilled = "oom_killed"
-        case stdoutTruncated = "stdout_truncated", stderrTruncated = "stderr_truncated"
+        case jobID = "job_id"
+        case exitCode = "exit_code"
+        case executionTime = "execution_time"
+        case timedOut = "timed_out"
+        case oomKilled = "oom_killed"
+        case stdoutTruncated = "stdout_truncated"
+        case stderrTruncated = "stderr_truncated"
     }
 
     public init(from decoder: any Decoder) throws {

@@ -19,6 +19,7 @@ public struct Health: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case status, workers, queue
-        case dockerConnected = "docker_connected", authEnabled = "auth_enabled"
+        case dockerConnected = "docker_connected"
+        case authEnabled = "auth_enabled"
     }
 }

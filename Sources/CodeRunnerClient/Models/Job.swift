@@ -36,13 +36,17 @@ public struct Job: Sendable, Equatable, Codable {
         public var detail: String
 
         enum CodingKeys: String, CodingKey {
-            case statusCode = "status_code", detail
+            case statusCode = "status_code"
+            case detail
         }
     }
 
     enum CodingKeys: String, CodingKey {
-        case id = "job_id", kind, status, attempts, result, error
-        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
+        case id = "job_id"
+        case kind, status, attempts, result, error
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
     }
 
     public init(from decoder: any Decoder) throws {

@@ -16,7 +16,9 @@ public struct PrebuildRequest: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case tag, baseImage = "base_image", setupScript = "setup_script"
+        case tag
+        case baseImage = "base_image"
+        case setupScript = "setup_script"
     }
 }
 
@@ -43,8 +45,11 @@ public struct Prebuild: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case tag, status, created
-        case baseImage = "base_image", sizeBytes = "size_bytes", layerSizeBytes = "layer_size_bytes"
-        case lastUsed = "last_used", buildLog = "build_log"
+        case baseImage = "base_image"
+        case sizeBytes = "size_bytes"
+        case layerSizeBytes = "layer_size_bytes"
+        case lastUsed = "last_used"
+        case buildLog = "build_log"
     }
 
     public init(from decoder: any Decoder) throws {

@@ -32,9 +32,17 @@ public struct RunRequest: Sendable, Equatable, Codable {
 
     /// A run of `code` with `runtime`.
     public init(
-        runtime: Runtime = .python, code: String, files: [String: String]? = nil, stdin: String? = nil,
-        entrypoint: String? = nil, timeout: Int? = nil, memoryLimit: String? = nil, cpus: Double? = nil,
-        cpuShares: Int? = nil, diskLimit: String? = nil, allowNetwork: Bool? = nil,
+        runtime: Runtime = .python,
+        code: String,
+        files: [String: String]? = nil,
+        stdin: String? = nil,
+        entrypoint: String? = nil,
+        timeout: Int? = nil,
+        memoryLimit: String? = nil,
+        cpus: Double? = nil,
+        cpuShares: Int? = nil,
+        diskLimit: String? = nil,
+        allowNetwork: Bool? = nil,
         environment: [String: String]? = nil
     ) {
         self.code = code
@@ -68,13 +76,17 @@ public struct RunRequest: Sendable, Equatable, Codable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case baseImage = "base_image", setupScript = "setup_script"
+            case baseImage = "base_image"
+            case setupScript = "setup_script"
         }
     }
 
     enum CodingKeys: String, CodingKey {
         case code, image, files, entrypoint, stdin, timeout, cpus, environment
-        case memoryLimit = "mem_limit", cpuShares = "cpu_shares", diskLimit = "disk_limit"
-        case allowNetwork = "allow_network", prebuildSpec = "prebuild_spec"
+        case memoryLimit = "mem_limit"
+        case cpuShares = "cpu_shares"
+        case diskLimit = "disk_limit"
+        case allowNetwork = "allow_network"
+        case prebuildSpec = "prebuild_spec"
     }
 }

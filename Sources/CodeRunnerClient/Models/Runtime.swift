@@ -51,7 +51,9 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, description, available
-        case defaultEntrypoint = "default_entrypoint", fileExtension = "file_extension", mainFile = "main_file"
+        case defaultEntrypoint = "default_entrypoint"
+        case fileExtension = "file_extension"
+        case mainFile = "main_file"
     }
 }
 

@@ -2,7 +2,8 @@ import NIOCore
 import NIOPosix
 
 /// One hijacked `POST /containers/{id}/attach` connection on the engine's unix socket, driven
-/// with raw SwiftNIO because it must (measured, `shared/reference/attach-and-pool.md`):
+/// with raw SwiftNIO because it must (measured when the attach path was written; the test "the
+/// full 1 MiB of code runs" in `Tests/WorkerTests/SandboxIntegrationTests.swift` exercises both):
 /// - send **nothing** after the request head until Docker's response head has arrived — Docker
 ///   drops stdin bytes that arrive together with the head;
 /// - half-close the socket after the input, which AsyncHTTPClient cannot do.
@@ -23,8 +24,12 @@ struct DockerAttachConnection {
         onFrame: (AttachStream, ByteBuffer) -> Bool
     ) async throws {
         try await run(
-            containerID: containerID, awaitingInput: { input }, afterUpgrade: afterUpgrade,
-            inputDelivered: inputDelivered, onFrame: onFrame)
+            containerID: containerID,
+            awaitingInput: { input },
+            afterUpgrade: afterUpgrade,
+            inputDelivered: inputDelivered,
+            onFrame: onFrame
+        )
     }
 
     func run(
@@ -41,7 +46,8 @@ struct DockerAttachConnection {
                     channel.eventLoop.makeCompletedFuture {
                         try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                             wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true))
+                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
                     }
                 }
         } catch {
@@ -53,7 +59,9 @@ struct DockerAttachConnection {
                 ByteBuffer(
                     string: "POST /\(DockerClient.apiVersion)/containers/\(containerID)/attach"
                         + "?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
-                        + "Host: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"))
+                        + "Host: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+                )
+            )
             var decoder = StreamFrameDecoder()
             let leftover = try await Self.readResponseHead(from: &iterator)
             for (stream, payload) in try decoder.feed(leftover) { _ = onFrame(stream, payload) }
@@ -89,7 +97,8 @@ struct DockerAttachConnection {
                 guard statusLine.contains(" 101 ") || statusLine.contains(" 200 ") else {
                     throw DockerEngineError.status(
                         code: Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 500,
-                        message: "attach refused: \(headText.split(separator: "\r\n").last ?? "")")
+                        message: "attach refused: \(headText.split(separator: "\r\n").last ?? "")"
+                    )
                 }
                 head.moveReaderIndex(forwardBy: headLength)
                 return head

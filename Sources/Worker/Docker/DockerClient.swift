@@ -39,7 +39,7 @@ final class DockerClient: Sendable {
     /// Local images whose reference starts with one of `prefixes` (e.g. `code-runner-`).
     func imageTags(prefixes: [String]) async throws -> [String] {
         let images = try await decode([ImageSummary].self, from: request(.GET, "/images/json", timeout: .seconds(10)))
-        return images.flatMap { $0.RepoTags ?? [] }
+        return images.flatMap { $0.repoTags ?? [] }
             .filter { tag in prefixes.contains { tag.hasPrefix($0) } }
             .map { $0.hasSuffix(":latest") ? String($0.dropLast(7)) : $0 }
     }
@@ -48,7 +48,7 @@ final class DockerClient: Sendable {
 
     func createContainer(_ config: some Encodable & Sendable) async throws -> String {
         let body = try JSONEncoder().encode(config)
-        return try await decode(ContainerCreated.self, from: request(.POST, "/containers/create", body: body)).Id
+        return try await decode(ContainerCreated.self, from: request(.POST, "/containers/create", body: body)).id
     }
 
     func startContainer(_ id: String) async throws {
@@ -58,8 +58,9 @@ final class DockerClient: Sendable {
     /// Blocks until the container is not running (at most `timeout`); returns its exit status.
     func waitContainer(_ id: String, timeout: TimeAmount = .seconds(60)) async throws -> Int {
         try await decode(
-            ContainerWaitResponse.self, from: request(.POST, "/containers/\(id)/wait?condition=not-running", timeout: timeout)
-        ).StatusCode
+            ContainerWaitResponse.self,
+            from: request(.POST, "/containers/\(id)/wait?condition=not-running", timeout: timeout)
+        ).statusCode
     }
 
     func inspectContainer(_ id: String) async throws -> ContainerInspect {
@@ -69,7 +70,7 @@ final class DockerClient: Sendable {
     /// The size of the container's writable layer in bytes (the engine walks the layer: a few
     /// milliseconds for thousands of files, so call it seconds apart, not in a tight loop).
     func writableLayerSize(_ id: String) async throws -> Int64 {
-        try await decode(ContainerInspect.self, from: request(.GET, "/containers/\(id)/json?size=1", timeout: .seconds(120))).SizeRw ?? 0
+        try await decode(ContainerInspect.self, from: request(.GET, "/containers/\(id)/json?size=1", timeout: .seconds(120))).writableLayerBytes ?? 0
     }
 
     /// Unpacks a tar archive at `path` inside a container (created or running).
@@ -83,12 +84,15 @@ final class DockerClient: Sendable {
     /// returns the new image's id.
     func commitContainer(_ id: String, repository: String, tag: String, config: ImageInspect.Configuration) async throws -> String {
         let query = "container=\(id)&repo=\(repository)&tag=\(tag)&pause=0"
-        return try await decode(ContainerCreated.self, from: request(.POST, "/commit?\(query)", body: try JSONEncoder().encode(config), timeout: .seconds(600))).Id
+        return try await decode(
+            ContainerCreated.self,
+            from: request(.POST, "/commit?\(query)", body: try JSONEncoder().encode(config), timeout: .seconds(600))
+        ).id
     }
 
     /// Changes memory (and swap, always equal: no swap) and CPU limits of a running container.
     func updateContainer(_ id: String, memory: Int64, nanoCPUs: Int64, cpuShares: Int) async throws {
-        let body = try JSONEncoder().encode(ContainerUpdate(Memory: memory, MemorySwap: memory, NanoCpus: nanoCPUs, CpuShares: cpuShares))
+        let body = try JSONEncoder().encode(ContainerUpdate(memory: memory, memorySwap: memory, nanoCPUs: nanoCPUs, cpuShares: cpuShares))
         _ = try await request(.POST, "/containers/\(id)/update", body: body)
     }
 
@@ -181,7 +185,7 @@ final class DockerClient: Sendable {
     /// The size of an image in bytes, nil when it does not exist.
     func imageSize(_ reference: String) async throws -> Int64? {
         do {
-            return try await decode(ImageInspect.self, from: request(.GET, "/images/\(reference)/json")).Size
+            return try await decode(ImageInspect.self, from: request(.GET, "/images/\(reference)/json")).size
         } catch let error as DockerEngineError where error.isNotFound {
             return nil
         }
@@ -189,18 +193,16 @@ final class DockerClient: Sendable {
 
     // MARK: - networks
 
-    /// Makes sure a bridge network named `name` exists with inter-container traffic disabled
-    /// (`enable_icc=false`): sandboxes that asked for network reach the outside, not each other.
-    func ensureIsolatedBridge(named name: String, labels: [String: String]) async throws {
+    /// Makes sure the network `spec` describes exists (created when missing; one created by
+    /// another worker meanwhile is fine). What the network is, is the spec's business
+    /// (`SandboxSpec.network(deploymentID:)`).
+    func ensureNetwork(_ spec: NetworkCreate) async throws {
         do {
-            _ = try await request(.GET, "/networks/\(name)")
+            _ = try await request(.GET, "/networks/\(spec.name)")
             return
         } catch let error as DockerEngineError where error.isNotFound {}
-        let body = try JSONEncoder().encode(NetworkCreate(
-            Name: name, Driver: "bridge", CheckDuplicate: true,
-            Options: ["com.docker.network.bridge.enable_icc": "false"], Labels: labels))
         do {
-            _ = try await request(.POST, "/networks/create", body: body)
+            _ = try await request(.POST, "/networks/create", body: try JSONEncoder().encode(spec))
         } catch DockerEngineError.status(409, _) {
             return  // another worker created it meanwhile
         }
@@ -209,7 +211,10 @@ final class DockerClient: Sendable {
     // MARK: - transport
 
     private func request(
-        _ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String = "application/json",
+        _ method: HTTPMethod,
+        _ path: String,
+        body: Data? = nil,
+        contentType: String = "application/json",
         timeout: TimeAmount = .seconds(60)
     ) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: baseURL + path)
@@ -232,7 +237,8 @@ final class DockerClient: Sendable {
             throw DockerEngineError.unreachable("reading the answer failed: \(error)")
         }
         guard (200..<300).contains(response.status.code) else {
-            let message = (try? JSONDecoder().decode(EngineErrorBody.self, from: Data(buffer.readableBytesView)))?.message
+            let message =
+                (try? JSONDecoder().decode(EngineErrorBody.self, from: Data(buffer.readableBytesView)))?.message
                 ?? String(buffer: buffer)
             throw DockerEngineError.status(code: Int(response.status.code), message: message)
         }

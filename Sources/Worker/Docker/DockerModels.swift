@@ -1,54 +1,94 @@
-/// The parts of the Engine API's JSON that the worker reads or writes (API version 1.41).
+/// The parts of the Engine API's JSON that the worker reads or writes (API version 1.41), with
+/// Swift names; each type's `CodingKeys` spell the engine's (`Id`, `HostConfig`, …).
 
 /// `POST /containers/create` body.
 struct ContainerConfig: Encodable, Sendable {
-    var Image: String
+    var image: String
     /// Overrides the image's entrypoint (benchmarks and builds; runs use the image's own).
-    var Entrypoint: [String]?
+    var entrypoint: [String]?
     /// Overrides the image's command (nil: the image's own).
-    var Cmd: [String]? = nil
+    var command: [String]? = nil
     /// Overrides the image's working directory (created by the engine when missing).
-    var WorkingDir: String? = nil
-    var User: String
-    var Env: [String]
-    var Labels: [String: String]
-    var AttachStdin = true
-    var AttachStdout = true
-    var AttachStderr = true
-    var OpenStdin = true
-    var StdinOnce = true
-    var Tty = false
-    var NetworkDisabled: Bool
-    var HostConfig: HostConfig
+    var workingDirectory: String? = nil
+    var user: String
+    var environment: [String]
+    var labels: [String: String]
+    var attachStdin = true
+    var attachStdout = true
+    var attachStderr = true
+    var openStdin = true
+    var stdinOnce = true
+    var tty = false
+    var networkDisabled: Bool
+    var hostConfig: HostConfig
+
+    enum CodingKeys: String, CodingKey {
+        case image = "Image"
+        case entrypoint = "Entrypoint"
+        case command = "Cmd"
+        case workingDirectory = "WorkingDir"
+        case user = "User"
+        case environment = "Env"
+        case labels = "Labels"
+        case attachStdin = "AttachStdin"
+        case attachStdout = "AttachStdout"
+        case attachStderr = "AttachStderr"
+        case openStdin = "OpenStdin"
+        case stdinOnce = "StdinOnce"
+        case tty = "Tty"
+        case networkDisabled = "NetworkDisabled"
+        case hostConfig = "HostConfig"
+    }
 }
 
 /// `HostConfig` of a container create. A wire type only: it has no security defaults of its
 /// own; every value comes from the spec that builds it (`SandboxSpec` for runs,
 /// `BuildSandboxSpec` for prebuilds), where the table of what a container gets is written.
 struct HostConfig: Encodable, Sendable {
-    var Memory: Int64
-    var MemorySwap: Int64
-    var NanoCpus: Int64
-    var CpuShares: Int
-    var PidsLimit: Int
-    var ReadonlyRootfs: Bool
-    var Tmpfs: [String: String]
-    var CapDrop: [String]
+    var memory: Int64
+    var memorySwap: Int64
+    var nanoCPUs: Int64
+    var cpuShares: Int
+    var pidsLimit: Int
+    var readonlyRootfs: Bool
+    var tmpfs: [String: String]
+    var capDrop: [String]
     /// Capabilities given back after dropping all (builds only; runs get none).
-    var CapAdd: [String]? = nil
-    var SecurityOpt: [String]
-    var NetworkMode: String?
-    var LogConfig: LogConfiguration
-    var Init: Bool
-    var Runtime: String? = nil
-    var AutoRemove = false
-    var ShmSize: Int64
+    var capAdd: [String]? = nil
+    var securityOptions: [String]
+    var networkMode: String?
+    var logConfig: LogConfiguration
+    var initProcess: Bool
+    /// The OCI runtime (`runsc`); nil for the engine's default.
+    var runtime: String? = nil
+    var autoRemove = false
+    var shmSize: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case memory = "Memory"
+        case memorySwap = "MemorySwap"
+        case nanoCPUs = "NanoCpus"
+        case cpuShares = "CpuShares"
+        case pidsLimit = "PidsLimit"
+        case readonlyRootfs = "ReadonlyRootfs"
+        case tmpfs = "Tmpfs"
+        case capDrop = "CapDrop"
+        case capAdd = "CapAdd"
+        case securityOptions = "SecurityOpt"
+        case networkMode = "NetworkMode"
+        case logConfig = "LogConfig"
+        case initProcess = "Init"
+        case runtime = "Runtime"
+        case autoRemove = "AutoRemove"
+        case shmSize = "ShmSize"
+    }
 }
 
 struct LogConfiguration: Encodable, Sendable {
     var type: String
     /// Driver options (e.g. json-file's `max-size` and `max-file`).
     var config: [String: String]? = nil
+
     enum CodingKeys: String, CodingKey {
         case type = "Type"
         case config = "Config"
@@ -56,43 +96,77 @@ struct LogConfiguration: Encodable, Sendable {
 }
 
 struct ContainerCreated: Decodable, Sendable {
-    var Id: String
+    var id: String
+
+    enum CodingKeys: String, CodingKey { case id = "Id" }
 }
 
 struct ContainerWaitResponse: Decodable, Sendable {
-    var StatusCode: Int
+    var statusCode: Int
+
+    enum CodingKeys: String, CodingKey { case statusCode = "StatusCode" }
 }
 
 struct ContainerInspect: Decodable, Sendable {
     struct State: Decodable, Sendable {
-        var Status: String
-        var Running: Bool
-        var OOMKilled: Bool
-        var ExitCode: Int
+        var status: String
+        var running: Bool
+        var oomKilled: Bool
+        var exitCode: Int
+
+        enum CodingKeys: String, CodingKey {
+            case status = "Status"
+            case running = "Running"
+            case oomKilled = "OOMKilled"
+            case exitCode = "ExitCode"
+        }
     }
-    var Id: String
-    var State: State
+    var id: String
+    var state: State
     /// Bytes of the container's own writable layer; only with `?size=1`.
-    var SizeRw: Int64?
+    var writableLayerBytes: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case state = "State"
+        case writableLayerBytes = "SizeRw"
+    }
 }
 
 struct ContainerSummary: Decodable, Sendable {
-    var Id: String
-    var Labels: [String: String]?
-    var State: String?
+    var id: String
+    var labels: [String: String]?
+    var state: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case labels = "Labels"
+        case state = "State"
+    }
 }
 
 struct ImageSummary: Decodable, Sendable {
-    var Id: String
-    var RepoTags: [String]?
-    var Labels: [String: String]?
+    var id: String
+    var repoTags: [String]?
+    var labels: [String: String]?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case repoTags = "RepoTags"
+        case labels = "Labels"
+    }
 }
 
 /// `GET /info`, the two fields the worker reads.
 struct EngineInfo: Decodable, Sendable {
-    var ServerVersion: String
+    var serverVersion: String
     /// Images in the engine's store, dangling ones included.
-    var Images: Int
+    var imageCount: Int
+
+    enum CodingKeys: String, CodingKey {
+        case serverVersion = "ServerVersion"
+        case imageCount = "Images"
+    }
 }
 
 struct EngineErrorBody: Decodable {
@@ -100,32 +174,61 @@ struct EngineErrorBody: Decodable {
 }
 
 /// `POST /networks/create` body.
-struct NetworkCreate: Encodable, Sendable {
-    var Name: String
-    var Driver: String
-    var CheckDuplicate: Bool
-    var Options: [String: String]
-    var Labels: [String: String]
+struct NetworkCreate: Encodable, Sendable, Equatable {
+    var name: String
+    var driver: String
+    var checkDuplicate: Bool
+    var options: [String: String]
+    var labels: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case name = "Name"
+        case driver = "Driver"
+        case checkDuplicate = "CheckDuplicate"
+        case options = "Options"
+        case labels = "Labels"
+    }
 }
 
 struct ImageInspect: Decodable, Sendable {
     /// The parts of an image's configuration a commit must restore.
     struct Configuration: Codable, Sendable {
-        var User: String?
-        var Entrypoint: [String]?
-        var Cmd: [String]?
-        var WorkingDir: String?
-        var Labels: [String: String]?
+        var user: String?
+        var entrypoint: [String]?
+        var command: [String]?
+        var workingDirectory: String?
+        var labels: [String: String]?
+
+        enum CodingKeys: String, CodingKey {
+            case user = "User"
+            case entrypoint = "Entrypoint"
+            case command = "Cmd"
+            case workingDirectory = "WorkingDir"
+            case labels = "Labels"
+        }
     }
-    var Id: String
-    var Size: Int64
-    var Config: Configuration?
+    var id: String
+    var size: Int64
+    var config: Configuration?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case size = "Size"
+        case config = "Config"
+    }
 }
 
 /// `POST /containers/{id}/update` body (memory and swap always together).
 struct ContainerUpdate: Encodable, Sendable {
-    var Memory: Int64
-    var MemorySwap: Int64
-    var NanoCpus: Int64
-    var CpuShares: Int
+    var memory: Int64
+    var memorySwap: Int64
+    var nanoCPUs: Int64
+    var cpuShares: Int
+
+    enum CodingKeys: String, CodingKey {
+        case memory = "Memory"
+        case memorySwap = "MemorySwap"
+        case nanoCPUs = "NanoCpus"
+        case cpuShares = "CpuShares"
+    }
 }

@@ -43,40 +43,47 @@ enum BuildSandboxSpec {
         init(settings: ServiceSettings, hostCPUs: Int) {
             self.init(
                 memoryBytes: Int64(settings.prebuildMemoryMB) * ByteSize.mebibyte,
-                nanoCPUs: Int64((min(settings.prebuildCPUs, Double(max(hostCPUs, 1))) * 1e9).rounded()),
+                nanoCPUs: SandboxSpec.clampedNanoCPUs(RunPayload.nanoCPUs(cores: settings.prebuildCPUs), hostCPUs: hostCPUs),
                 pidsLimit: settings.prebuildPidsLimit,
-                maxLayerBytes: Int64(settings.prebuildMaxLayerMB) * ByteSize.mebibyte)
+                maxLayerBytes: Int64(settings.prebuildMaxLayerMB) * ByteSize.mebibyte
+            )
         }
     }
 
     static func container(base: String, limits: Limits, deploymentID: String, workerID: String) -> ContainerConfig {
         ContainerConfig(
-            Image: base,
-            Entrypoint: ["/bin/sh", "\(inputDirectory)/run.sh"],
-            WorkingDir: "/app",
-            User: "0:0",
-            Env: [],
-            Labels: [
+            image: base,
+            entrypoint: ["/bin/sh", "\(inputDirectory)/run.sh"],
+            workingDirectory: "/app",
+            user: "0:0",
+            environment: [],
+            labels: [
                 SandboxSpec.deploymentLabel: deploymentID, SandboxSpec.jobLabel: jobLabel,
                 SandboxSpec.workerLabel: workerID,
             ],
-            AttachStdin: false, AttachStdout: false, AttachStderr: false, OpenStdin: false, StdinOnce: false,
-            NetworkDisabled: false,
-            HostConfig: HostConfig(
-                Memory: limits.memoryBytes,
-                MemorySwap: limits.memoryBytes,
-                NanoCpus: limits.nanoCPUs,
-                CpuShares: 1024,
-                PidsLimit: limits.pidsLimit,
-                ReadonlyRootfs: false,
-                Tmpfs: [:],
-                CapDrop: ["ALL"],
-                CapAdd: capabilities,
-                SecurityOpt: ["no-new-privileges"],
-                NetworkMode: SandboxSpec.networkName(deploymentID: deploymentID),
-                LogConfig: LogConfiguration(type: "json-file", config: ["max-size": "1m", "max-file": "2"]),
-                Init: true,
-                ShmSize: 64 << 20))
+            attachStdin: false,
+            attachStdout: false,
+            attachStderr: false,
+            openStdin: false,
+            stdinOnce: false,
+            networkDisabled: false,
+            hostConfig: HostConfig(
+                memory: limits.memoryBytes,
+                memorySwap: limits.memoryBytes,
+                nanoCPUs: limits.nanoCPUs,
+                cpuShares: 1024,
+                pidsLimit: limits.pidsLimit,
+                readonlyRootfs: false,
+                tmpfs: [:],
+                capDrop: ["ALL"],
+                capAdd: capabilities,
+                securityOptions: ["no-new-privileges"],
+                networkMode: SandboxSpec.networkName(deploymentID: deploymentID),
+                logConfig: LogConfiguration(type: "json-file", config: ["max-size": "1m", "max-file": "2"]),
+                initProcess: true,
+                shmSize: 64 << 20
+            )
+        )
     }
 
     /// The files put into the container before it starts: the wrapper, the user's script and,

@@ -26,8 +26,13 @@ final class PrebuildBuilder: Sendable {
     private let workerID: String
 
     init(
-        docker: DockerClient, deploymentID: String, caBundlePath: String?, limits: BuildSandboxSpec.Limits,
-        logger: Logger, store: (any JobStore)? = nil, workerID: String = "builder"
+        docker: DockerClient,
+        deploymentID: String,
+        caBundlePath: String?,
+        limits: BuildSandboxSpec.Limits,
+        logger: Logger,
+        store: (any JobStore)? = nil,
+        workerID: String = "builder"
     ) {
         self.docker = docker
         self.deploymentID = deploymentID
@@ -49,7 +54,10 @@ final class PrebuildBuilder: Sendable {
                 do {
                     if try await store.acquirePrebuildLock(request.key, holder: workerID, seconds: lease) { break }
                 } catch {
-                    logger.warning("could not take the build lease; trying again on the next change", metadata: ["tag": "\(request.tag)", "error": "\(error)"])
+                    logger.warning(
+                        "could not take the build lease; trying again on the next change",
+                        metadata: ["tag": "\(request.tag)", "error": "\(error)"]
+                    )
                 }
                 guard ContinuousClock.now < deadline else {
                     return .failure("another build of this image did not finish in time")
@@ -74,7 +82,7 @@ final class PrebuildBuilder: Sendable {
     }
 
     private func buildUnlocked(_ request: PrebuildPayload) async -> PrebuildOutcome {
-        let base = "code-runner-\(request.baseRuntime)"
+        let base = ImageReference.runtimeImage(request.baseRuntime)
         let target = request.key.engineReference
         let baseImage: ImageInspect
         let containerID: String
@@ -83,11 +91,10 @@ final class PrebuildBuilder: Sendable {
                 return .failure("Base image '\(base)' is not on this worker's engine. Build it with: make images")
             }
             baseImage = inspected
-            try await docker.ensureIsolatedBridge(
-                named: SandboxSpec.networkName(deploymentID: deploymentID),
-                labels: [SandboxSpec.deploymentLabel: deploymentID])
+            try await docker.ensureNetwork(SandboxSpec.network(deploymentID: deploymentID))
             containerID = try await docker.createContainer(
-                BuildSandboxSpec.container(base: base, limits: limits, deploymentID: deploymentID, workerID: workerID))
+                BuildSandboxSpec.container(base: base, limits: limits, deploymentID: deploymentID, workerID: workerID)
+            )
         } catch {
             logger.error("prebuild could not start", metadata: ["tag": "\(request.tag)", "error": "\(error)"])
             return .failure("The build could not be started: \(Self.describe(error))")
@@ -104,7 +111,11 @@ final class PrebuildBuilder: Sendable {
     }
 
     private func runAndCommit(
-        _ request: PrebuildPayload, in id: String, base: ImageInspect, baseName: String, target: String
+        _ request: PrebuildPayload,
+        in id: String,
+        base: ImageInspect,
+        baseName: String,
+        target: String
     ) async throws -> PrebuildOutcome {
         let caBundle = caBundlePath.flatMap { FileManager.default.contents(atPath: $0) }.map { Array($0) }
         try await docker.putArchive(id, path: "/", archive: BuildSandboxSpec.inputArchive(script: request.setupScript, caBundle: caBundle))
@@ -119,24 +130,30 @@ final class PrebuildBuilder: Sendable {
             try await docker.killContainer(id)
             return .failure(Self.appending(layerTooLarge(bytes), to: log))
         case .exited(let status) where status != 0:
-            let oomKilled = (try? await docker.inspectContainer(id).State.OOMKilled) ?? false
+            let oomKilled = (try? await docker.inspectContainer(id).state.oomKilled) ?? false
             var note = "The setup script exited with status \(status)"
-            if oomKilled { note += ": killed for using more than the build's memory limit (\(limits.memoryBytes / ByteSize.mebibyte) MiB, PREBUILD_MEMORY_MB)" }
+            if oomKilled {
+                note += ": killed for using more than the build's memory limit (\(limits.memoryBytes / ByteSize.mebibyte) MiB, PREBUILD_MEMORY_MB)"
+            }
             return .failure(Self.appending(note, to: log))
         case .exited:
             break
         }
         let layer = try await docker.writableLayerSize(id)
         if layer > limits.maxLayerBytes { return .failure(Self.appending(layerTooLarge(layer), to: log)) }
-        let previous = try await docker.inspectImage(target)?.Id
+        let previous = try await docker.inspectImage(target)?.id
         let (repository, tag) = Self.split(target)
-        var labels = base.Config?.Labels ?? [:]
+        var labels = base.config?.labels ?? [:]
         labels[SandboxSpec.deploymentLabel] = deploymentID
         labels["code-runner.prebuilt"] = request.tag
         labels["code-runner.base"] = baseName
         let config = ImageInspect.Configuration(
-            User: base.Config?.User, Entrypoint: base.Config?.Entrypoint, Cmd: base.Config?.Cmd,
-            WorkingDir: base.Config?.WorkingDir, Labels: labels)
+            user: base.config?.user,
+            entrypoint: base.config?.entrypoint,
+            command: base.config?.command,
+            workingDirectory: base.config?.workingDirectory,
+            labels: labels
+        )
         let imageID = try await docker.commitContainer(id, repository: repository, tag: tag, config: config)
         if let previous, previous != imageID {
             do { try await docker.removeImageIfUnused(previous) } catch {
@@ -145,7 +162,7 @@ final class PrebuildBuilder: Sendable {
         }
         let size = try await docker.imageSize(target) ?? 0
         logger.info("prebuilt image built", metadata: ["tag": "\(request.tag)", "image": "\(target)", "bytes": "\(size)", "layer_bytes": "\(layer)"])
-        return PrebuildOutcome(succeeded: true, log: log, sizeBytes: size, layerSizeBytes: max(size - base.Size, 0))
+        return PrebuildOutcome(succeeded: true, log: log, sizeBytes: size, layerSizeBytes: max(size - base.size, 0))
     }
 
     /// Waits for the setup script to end, for its deadline, or for its layer to outgrow the cap
@@ -210,7 +227,10 @@ final class PrebuildBuilder: Sendable {
 
     private func removeContainer(_ id: String) async {
         do { try await docker.removeContainer(id) } catch {
-            logger.warning("could not remove a build container (the orphan sweep will)", metadata: ["container": "\(id.prefix(12))", "error": "\(error)"])
+            logger.warning(
+                "could not remove a build container (the orphan sweep will)",
+                metadata: ["container": "\(id.prefix(12))", "error": "\(error)"]
+            )
         }
     }
 

@@ -5,11 +5,11 @@ import Synchronization
 /// Removes finished containers in the background (a forced remove costs 5–30 ms that no client
 /// should wait for) and lets the worker wait for the removals still under way when it stops.
 final class ContainerRemover: Sendable {
-    private let docker: DockerClient
+    private let docker: any ContainerEngine
     private let logger: Logger
     private let pending = Mutex<[String: Task<Void, Never>]>([:])
 
-    init(docker: DockerClient, logger: Logger) {
+    init(docker: any ContainerEngine, logger: Logger) {
         self.docker = docker
         self.logger = logger
     }
@@ -26,7 +26,10 @@ final class ContainerRemover: Sendable {
                 _ = try? await docker.waitContainer(containerID, timeout: Self.graceBeforeKill)
                 try await docker.removeContainer(containerID)
             } catch {
-                logger.warning("container removal failed; the orphan sweep will retry", metadata: ["container": "\(containerID.prefix(12))", "error": "\(error)"])
+                logger.warning(
+                    "container removal failed; the orphan sweep will retry",
+                    metadata: ["container": "\(containerID.prefix(12))", "error": "\(error)"]
+                )
             }
             _ = self.pending.withLock { $0.removeValue(forKey: containerID) }
         }

@@ -21,7 +21,10 @@ struct EngineSocketIdentity: Equatable, Sendable {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return EngineSocketIdentity(
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
-            changedSeconds: Int(info.st_ctim.tv_sec), changedNanoseconds: Int(info.st_ctim.tv_nsec))
+            device: UInt64(info.st_dev),
+            inode: UInt64(info.st_ino),
+            changedSeconds: Int(info.st_ctim.tv_sec),
+            changedNanoseconds: Int(info.st_ctim.tv_nsec)
+        )
     }
 }

@@ -19,7 +19,9 @@ struct ExecutionFailure: Error {
     static func unexpected(_ reason: String, retryable: Bool, logDetail: String? = nil) -> ExecutionFailure {
         ExecutionFailure(
             failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: \(reason)"),
-            retryable: retryable, logDetail: logDetail ?? reason)
+            retryable: retryable,
+            logDetail: logDetail ?? reason
+        )
     }
 
     /// Any other error met while running a job (not an engine error, not one of ours).
@@ -33,7 +35,9 @@ struct ExecutionFailure: Error {
         case _ where error.isMissingImage:
             self.init(
                 failure: JobFailure(statusCode: 404, detail: "Image '\(image)' not found. Build it with: make images"),
-                retryable: false, logDetail: error.description)
+                retryable: false,
+                logDetail: error.description
+            )
         case .status(_, let message):
             // the engine's own words (e.g. an invalid limit), not a Swift value
             self = .unexpected(message, retryable: false, logDetail: error.description)

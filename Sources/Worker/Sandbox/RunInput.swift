@@ -21,7 +21,8 @@ struct RunInput {
         }
         let tar = payload.files.isEmpty && payload.code.isEmpty ? [] : archive.finished()
         let stdin = Array(payload.stdin.utf8)
-        let entrypoint = payload.entrypoint.flatMap { $0.isEmpty ? nil : $0 }
+        let entrypoint =
+            payload.entrypoint.flatMap { $0.isEmpty ? nil : $0 }
             .map { Data($0.utf8).base64EncodedString() } ?? "-"
         var buffer = ByteBuffer()
         buffer.writeString("CR1 \(nonce) \(tar.count) \(stdin.count) \(payload.maxMetadataBytes) \(entrypoint)\n")

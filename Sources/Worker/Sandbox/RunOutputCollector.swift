@@ -18,10 +18,14 @@ final class RunOutputCollector: Sendable {
     private let floodLimit: Int
 
     init(cap: Int, nonce: String, metadataCap: Int) {
-        state = Mutex(State(
-            stdout: CappedOutput(cap: cap), stderr: CappedOutput(cap: cap),
-            scanner: TrailerScanner(nonce: nonce, metadataCap: metadataCap),
-            stderrScanner: TrailerScanner(nonce: nonce, metadataCap: 0)))
+        state = Mutex(
+            State(
+                stdout: CappedOutput(cap: cap),
+                stderr: CappedOutput(cap: cap),
+                scanner: TrailerScanner(nonce: nonce, metadataCap: metadataCap),
+                stderrScanner: TrailerScanner(nonce: nonce, metadataCap: 0)
+            )
+        )
         floodLimit = cap.multipliedReportingOverflow(by: 8).overflow ? Int.max : cap * 8
     }
 

@@ -37,7 +37,8 @@ struct RunIdentity: Sendable {
 /// metadata, attempt 1, never retried. Otherwise the run failed for reasons outside the program
 /// and is retried.
 struct SandboxRunner: Sendable {
-    let docker: DockerClient
+    /// The engine's calls a run makes (`DockerClient`, or a scripted fake in unit tests).
+    let docker: any ContainerEngine
     let remover: ContainerRemover
     /// OCI runtime for every container (`SANDBOX_RUNTIME`), nil for the engine's default.
     let ociRuntime: String?
@@ -55,8 +56,8 @@ struct SandboxRunner: Sendable {
             do {
                 return try await withTaskCancellationHandler {
                     try await execute(payload, in: warm.id, engineSocket: warm.engineSocket, warm: warm)
-                } onCancel: { [docker] in
-                    Task { try? await docker.killContainer(warm.id) }
+                } onCancel: {
+                    kill(warm.id, because: "the run was stopped")
                 }
             } catch let failure as ExecutionFailure {
                 throw failure
@@ -67,16 +68,18 @@ struct SandboxRunner: Sendable {
             }
         }
         let config = SandboxSpec.container(
-            for: payload, jobID: identity.jobID, workerID: identity.workerID,
-            deploymentID: identity.deploymentID, runtime: ociRuntime)
+            for: payload,
+            jobID: identity.jobID,
+            workerID: identity.workerID,
+            deploymentID: identity.deploymentID,
+            runtime: ociRuntime
+        )
         let containerID: String
         // before the container exists: an engine restart from here on changes it
-        let engineSocket = EngineSocketIdentity.current(path: docker.socketPath)
+        let engineSocket = docker.socketIdentity()
         do {
             if payload.allowNetwork {
-                try await docker.ensureIsolatedBridge(
-                    named: SandboxSpec.networkName(deploymentID: identity.deploymentID),
-                    labels: [SandboxSpec.deploymentLabel: identity.deploymentID])
+                try await docker.ensureNetwork(SandboxSpec.network(deploymentID: identity.deploymentID))
             }
             do {
                 containerID = try await docker.createContainer(config)
@@ -95,8 +98,8 @@ struct SandboxRunner: Sendable {
         do {
             return try await withTaskCancellationHandler {
                 try await execute(payload, in: containerID, engineSocket: engineSocket)
-            } onCancel: { [docker] in
-                Task { try? await docker.killContainer(containerID) }
+            } onCancel: {
+                kill(containerID, because: "the run was stopped")
             }
         } catch let failure as ExecutionFailure {
             throw failure
@@ -108,7 +111,7 @@ struct SandboxRunner: Sendable {
     }
 
     /// Builds a prebuilt image from its stored spec before its first run on this engine
-    /// (seed 6.3); a failure is the seed's 503.
+    /// (as quartermaster-code-runner does); a failure is its 503.
     private func rebuild(_ payload: RunPayload) async throws {
         guard let spec = payload.prebuild, let builder else { return }
         logger.info("prebuilt image missing on this engine; rebuilding it from its spec", metadata: ["image": "\(payload.image)"])
@@ -118,8 +121,10 @@ struct SandboxRunner: Sendable {
             throw ExecutionFailure(
                 failure: JobFailure(
                     statusCode: 503,
-                    detail: "Prebuilt image '\(spec.key.publicName)' could not be rebuilt: \(outcome.log.suffix(2000))"),
-                retryable: false)
+                    detail: "Prebuilt image '\(spec.key.publicName)' could not be rebuilt: \(outcome.log.suffix(2000))"
+                ),
+                retryable: false
+            )
         }
     }
 
@@ -127,11 +132,17 @@ struct SandboxRunner: Sendable {
     /// `warm` is the pooled container to use, already started; nil starts `containerID` now.
     /// `engineSocket`: the engine socket's identity from before the container was started.
     private func execute(
-        _ payload: RunPayload, in containerID: String, engineSocket: EngineSocketIdentity?, warm: WarmContainer? = nil
+        _ payload: RunPayload,
+        in containerID: String,
+        engineSocket: EngineSocketIdentity?,
+        warm: WarmContainer? = nil
     ) async throws -> RunResult {
         let input = RunInput(payload: payload, mainFile: payload.mainFile, nonce: RunInput.makeNonce())
         let output = RunOutputCollector(
-            cap: payload.maxOutputBytes, nonce: input.nonce, metadataCap: payload.maxMetadataBytes)
+            cap: payload.maxOutputBytes,
+            nonce: input.nonce,
+            metadataCap: payload.maxMetadataBytes
+        )
         let clock = ContinuousClock()
         let preparedAt = clock.now
         let timeline = RunTimeline()
@@ -151,7 +162,7 @@ struct SandboxRunner: Sendable {
                     case .keepReading: return true
                     case .finished: return false
                     case .flooded:
-                        Task { try? await docker.killContainer(containerID) }
+                        kill(containerID, because: "output flood")
                         return true
                     }
                 }
@@ -159,10 +170,12 @@ struct SandboxRunner: Sendable {
                     if let warm {
                         try await warm.run(input: input.bytes, onDelivered: onDelivered, onFrame: onFrame)
                     } else {
-                        try await DockerAttachConnection(socketPath: docker.socketPath).run(
-                            containerID: containerID, input: input.bytes,
-                            afterUpgrade: { try await docker.startContainer(containerID) },
-                            inputDelivered: onDelivered, onFrame: onFrame)
+                        try await docker.attachAndStart(
+                            containerID,
+                            input: input.bytes,
+                            inputDelivered: onDelivered,
+                            onFrame: onFrame
+                        )
                     }
                 } catch let error as DockerEngineError {
                     throw error
@@ -198,32 +211,41 @@ struct SandboxRunner: Sendable {
             exitCode = trailer.exitStatus
             oomKilled = kills > 0
         } else {
-            _ = try await docker.waitContainer(containerID)
-            let state = try await docker.inspectContainer(containerID).State
-            exitCode = didTimeOut ? -1 : (trailer?.exitStatus ?? state.ExitCode)
-            oomKilled = state.OOMKilled
+            _ = try await docker.waitContainer(containerID, timeout: .seconds(60))
+            let state = try await docker.inspectContainer(containerID).state
+            exitCode = didTimeOut ? -1 : (trailer?.exitStatus ?? state.exitCode)
+            oomKilled = state.oomKilled
             // No trailer, and neither the deadline, the output cap nor the OOM killer stopped it.
             if trailer == nil, !didTimeOut, !oomKilled, !output.flooded {
                 if let fault = Self.faultOutsideTheProgram(
-                    delivered: timeline.deliveredAt.withLock { $0 } != nil, cancelled: Task.isCancelled,
-                    status: state.Status, socketBefore: engineSocket,
-                    socketAfter: EngineSocketIdentity.current(path: docker.socketPath))
-                {
+                    delivered: timeline.deliveredAt.withLock { $0 } != nil,
+                    cancelled: Task.isCancelled,
+                    status: state.status,
+                    socketBefore: engineSocket,
+                    socketAfter: docker.socketIdentity()
+                ) {
                     throw ExecutionFailure.unexpected(
-                        "the container was stopped before its program ended", retryable: true,
-                        logDetail: "no trailer, exit status \(state.ExitCode), state \(state.Status): \(fault)")
+                        "the container was stopped before its program ended",
+                        retryable: true,
+                        logDetail: "no trailer, exit status \(state.exitCode), state \(state.status): \(fault)"
+                    )
                 }
-                supervisorLost = state.ExitCode
-                logger.info("the sandbox's supervisor ended before reporting the program's end; answered as the program's result",
-                            metadata: ["exit_code": "\(state.ExitCode)", "container": "\(containerID.prefix(12))"])
+                supervisorLost = state.exitCode
+                logger.info(
+                    "the sandbox's supervisor ended before reporting the program's end; answered as the program's result",
+                    metadata: ["exit_code": "\(state.exitCode)", "container": "\(containerID.prefix(12))"]
+                )
             }
         }
-        logger.debug("run phases", metadata: [
-            "warm": "\(warm != nil)",
-            "to_delivery": "\((timeline.deliveredAt.withLock { $0 } ?? endedAt) - preparedAt)",
-            "to_end": "\(endedAt - (timeline.deliveredAt.withLock { $0 } ?? endedAt))",
-            "after": "\(clock.now - endedAt)",
-        ])
+        logger.debug(
+            "run phases",
+            metadata: [
+                "warm": "\(warm != nil)",
+                "to_delivery": "\((timeline.deliveredAt.withLock { $0 } ?? endedAt) - preparedAt)",
+                "to_end": "\(endedAt - (timeline.deliveredAt.withLock { $0 } ?? endedAt))",
+                "after": "\(clock.now - endedAt)",
+            ]
+        )
         let started = timeline.deliveredAt.withLock { $0 } ?? endedAt
 
         var stderrText = stderr.text
@@ -251,18 +273,34 @@ struct SandboxRunner: Sendable {
             timedOut: didTimeOut,
             oomKilled: oomKilled,
             stdoutTruncated: stdout.truncated,
-            stderrTruncated: stderr.truncated)
+            stderrTruncated: stderr.truncated
+        )
     }
 }
 
 extension SandboxRunner {
+    /// Kills a container without waiting for the engine's answer. A refusal is logged at debug
+    /// level only: a container that has just ended refuses the kill, which is the usual case.
+    func kill(_ containerID: String, because reason: String) {
+        Task { [docker, logger] in
+            do {
+                try await docker.killContainer(containerID)
+            } catch {
+                logger.debug("kill refused", metadata: ["container": "\(containerID.prefix(12))", "reason": "\(reason)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Why a container that ended without a trailer (not by the deadline, the flood limit or
     /// the OOM killer) did not end by itself, or nil when it did: then it is the program's
     /// result. The rule is the type's doc comment; the stream's I/O errors and an engine that
     /// cannot answer are handled before (they throw).
     static func faultOutsideTheProgram(
-        delivered: Bool, cancelled: Bool, status: String,
-        socketBefore: EngineSocketIdentity?, socketAfter: EngineSocketIdentity?
+        delivered: Bool,
+        cancelled: Bool,
+        status: String,
+        socketBefore: EngineSocketIdentity?,
+        socketAfter: EngineSocketIdentity?
     ) -> String? {
         if !delivered { return "the input was never delivered" }
         if cancelled { return "the run was stopped by the worker" }

@@ -1,6 +1,8 @@
+import Foundation
 import Queue
 
-/// The container every run gets: the sandbox table of `shared/spec/SANDBOX.md` in one place.
+/// The container every run gets: the sandbox's whole table in one place, asserted row by row
+/// without an engine by `Tests/WorkerTests/SandboxSpecTests.swift`.
 ///
 /// | setting | value |
 /// |---|---|
@@ -10,9 +12,9 @@ import Queue
 /// | writable space | `/tmp` tmpfs of `disk_limit` bytes, exec, nosuid, nodev, owned by 1000 (its pages count against memory); `/dev/shm` only 1 MiB |
 /// | OCI runtime | `SANDBOX_RUNTIME` (e.g. runsc) or the engine's default |
 /// | memory | `Memory = MemorySwap` (no swap) |
-/// | CPU | `NanoCpus` and `CpuShares` |
+/// | CPU | `NanoCpus` (the request's `cpus`, at most the host's processors: Docker refuses more) and `CpuShares` |
 /// | processes | `PidsLimit` |
-/// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge with inter-container traffic disabled |
+/// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge (`network(deploymentID:)`) with inter-container traffic disabled |
 /// | logging | none: output is read live through attach |
 /// | PID 1 | docker-init, which reaps zombies; the container ends when the entrypoint does |
 /// | labels | deployment, job, worker |
@@ -24,35 +26,70 @@ enum SandboxSpec {
     /// Size of `/dev/shm` in every run.
     static let shmBytes: Int64 = 1 << 20
 
-    /// The bridge network of a deployment's sandboxes that asked for network access.
+    /// The processors of this host: `NanoCpus` above them is refused by Docker.
+    static let hostCPUs = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// The bridge network of a deployment's sandboxes that asked for network access (and of
+    /// prebuilds): `code-runner-<deployment>`.
     static func networkName(deploymentID: String) -> String { "code-runner-\(deploymentID)" }
 
+    /// The network `networkName` names: a bridge with inter-container traffic disabled
+    /// (`enable_icc=false`), so sandboxes that asked for network reach the outside, not each
+    /// other. Created by the first worker that needs it.
+    static func network(deploymentID: String) -> NetworkCreate {
+        NetworkCreate(
+            name: networkName(deploymentID: deploymentID),
+            driver: "bridge",
+            checkDuplicate: true,
+            options: ["com.docker.network.bridge.enable_icc": "false"],
+            labels: [deploymentLabel: deploymentID]
+        )
+    }
+
+    /// `cpus` up to `MAX_CPU_CORES` is valid in a request, but Docker refuses more than the
+    /// host has: the CPU cap a run gets on this host.
+    static func nanoCPUs(for payload: RunPayload, hostCPUs: Int = hostCPUs) -> Int64 {
+        clampedNanoCPUs(payload.nanoCPUs, hostCPUs: hostCPUs)
+    }
+
+    /// `requested` billionths of a core, at most `hostCPUs` whole cores.
+    static func clampedNanoCPUs(_ requested: Int64, hostCPUs: Int) -> Int64 {
+        min(requested, Int64(max(1, hostCPUs)) * 1_000_000_000)
+    }
+
     static func container(
-        for payload: RunPayload, jobID: String, workerID: String, deploymentID: String, runtime: String?
+        for payload: RunPayload,
+        jobID: String,
+        workerID: String,
+        deploymentID: String,
+        runtime: String?,
+        hostCPUs: Int = hostCPUs
     ) -> ContainerConfig {
         ContainerConfig(
-            Image: payload.image,
-            Entrypoint: nil,
-            User: "1000:1000",
-            Env: payload.environment.map { "\($0.name)=\($0.value)" },
-            Labels: [deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID],
-            NetworkDisabled: !payload.allowNetwork,
-            HostConfig: HostConfig(
-                Memory: payload.memoryBytes,
-                MemorySwap: payload.memoryBytes,
-                NanoCpus: payload.nanoCPUs,
-                CpuShares: payload.cpuShares,
-                PidsLimit: payload.pidsLimit,
-                ReadonlyRootfs: true,
-                Tmpfs: ["/tmp": "rw,exec,nosuid,nodev,size=\(payload.diskBytes),uid=1000,gid=1000,mode=0755"],
-                CapDrop: ["ALL"],
-                SecurityOpt: ["no-new-privileges"],
-                NetworkMode: payload.allowNetwork ? networkName(deploymentID: deploymentID) : nil,
-                LogConfig: LogConfiguration(type: "none"),
-                Init: true,
-                Runtime: runtime,
+            image: payload.image,
+            entrypoint: nil,
+            user: "1000:1000",
+            environment: payload.environment.map { "\($0.name)=\($0.value)" },
+            labels: [deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID],
+            networkDisabled: !payload.allowNetwork,
+            hostConfig: HostConfig(
+                memory: payload.memoryBytes,
+                memorySwap: payload.memoryBytes,
+                nanoCPUs: nanoCPUs(for: payload, hostCPUs: hostCPUs),
+                cpuShares: payload.cpuShares,
+                pidsLimit: payload.pidsLimit,
+                readonlyRootfs: true,
+                tmpfs: ["/tmp": "rw,exec,nosuid,nodev,size=\(payload.diskBytes),uid=1000,gid=1000,mode=0755"],
+                capDrop: ["ALL"],
+                securityOptions: ["no-new-privileges"],
+                networkMode: payload.allowNetwork ? networkName(deploymentID: deploymentID) : nil,
+                logConfig: LogConfiguration(type: "none"),
+                initProcess: true,
+                runtime: runtime,
                 // `/dev/shm` stays (POSIX semaphores: Python's multiprocessing needs it) but at
                 // 1 MiB, so it is no second disk: the only real writable space is `/tmp`.
-                ShmSize: shmBytes))
+                shmSize: shmBytes
+            )
+        )
     }
 }

@@ -31,7 +31,7 @@ final class WarmContainer: Sendable {
     static func prepare(_ config: ContainerConfig, docker: DockerClient) async throws -> WarmContainer {
         let engineSocket = EngineSocketIdentity.current(path: docker.socketPath)
         let id = try await docker.createContainer(config)
-        let container = WarmContainer(id: id, image: config.Image, engineSocket: engineSocket)
+        let container = WarmContainer(id: id, image: config.image, engineSocket: engineSocket)
         do {
             try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, Error>) in
                 let startedOnce = Mutex<CheckedContinuation<Void, Error>?>(started)
@@ -40,18 +40,28 @@ final class WarmContainer: Sendable {
                         try await DockerAttachConnection(socketPath: docker.socketPath).run(
                             containerID: id,
                             awaitingInput: {
-                                startedOnce.withLock { $0?.resume(); $0 = nil }
+                                startedOnce.withLock {
+                                    $0?.resume()
+                                    $0 = nil
+                                }
                                 var iterator = container.inputs.makeAsyncIterator()
                                 return await iterator.next() ?? nil
                             },
                             afterUpgrade: { try await docker.startContainer(id) },
                             inputDelivered: { container.deliveredHook.withLock { $0 }?() },
-                            onFrame: { stream, payload in container.frameSink.withLock { $0 }?(stream, payload) ?? true })
+                            onFrame: { stream, payload in container.frameSink.withLock { $0 }?(stream, payload) ?? true }
+                        )
                     } catch {
-                        startedOnce.withLock { $0?.resume(throwing: error); $0 = nil }
+                        startedOnce.withLock {
+                            $0?.resume(throwing: error)
+                            $0 = nil
+                        }
                         throw error
                     }
-                    startedOnce.withLock { $0?.resume(throwing: CancellationError()); $0 = nil }
+                    startedOnce.withLock {
+                        $0?.resume(throwing: CancellationError())
+                        $0 = nil
+                    }
                 }
                 container.session.withLock { $0 = task }
             }

@@ -31,8 +31,13 @@ actor WarmPool {
 
     /// - Parameter template: a payload with the default limits every warm container is made with.
     init(
-        docker: DockerClient, size: Int, template: RunPayload, identity: RunIdentity, ociRuntime: String?,
-        logger: Logger, mayRefill: @escaping @Sendable () async -> Bool
+        docker: DockerClient,
+        size: Int,
+        template: RunPayload,
+        identity: RunIdentity,
+        ociRuntime: String?,
+        logger: Logger,
+        mayRefill: @escaping @Sendable () async -> Bool
     ) {
         self.docker = docker
         self.size = size
@@ -49,7 +54,7 @@ actor WarmPool {
     nonisolated func accepts(_ payload: RunPayload) -> Bool {
         size > 0 && !payload.allowNetwork && payload.environment.isEmpty && payload.prebuild == nil
             && payload.diskBytes == template.diskBytes && payload.pidsLimit == template.pidsLimit
-            && payload.image.hasPrefix("code-runner-")
+            && ImageReference.runtime(ofImage: payload.image) != nil
     }
 
     /// A warm container for this run, adjusted to its memory and CPU, or nil (cold path).
@@ -61,12 +66,17 @@ actor WarmPool {
         guard var containers = idle[payload.image], !containers.isEmpty else { return nil }
         let container = containers.removeFirst()
         idle[payload.image] = containers
-        if payload.memoryBytes != template.memoryBytes || payload.nanoCPUs != template.nanoCPUs
+        let nanoCPUs = SandboxSpec.nanoCPUs(for: payload)
+        if payload.memoryBytes != template.memoryBytes || nanoCPUs != SandboxSpec.nanoCPUs(for: template)
             || payload.cpuShares != template.cpuShares
         {
             do {
                 try await docker.updateContainer(
-                    container.id, memory: payload.memoryBytes, nanoCPUs: payload.nanoCPUs, cpuShares: payload.cpuShares)
+                    container.id,
+                    memory: payload.memoryBytes,
+                    nanoCPUs: nanoCPUs,
+                    cpuShares: payload.cpuShares
+                )
             } catch {
                 logger.info("warm container could not be adjusted; cold path", metadata: ["error": "\(error)"])
                 discard(container)
@@ -108,8 +118,12 @@ actor WarmPool {
             var payload = template
             payload.image = image
             let config = SandboxSpec.container(
-                for: payload, jobID: identity.jobID, workerID: identity.workerID,
-                deploymentID: identity.deploymentID, runtime: ociRuntime)
+                for: payload,
+                jobID: identity.jobID,
+                workerID: identity.workerID,
+                deploymentID: identity.deploymentID,
+                runtime: ociRuntime
+            )
             do {
                 let container = try await WarmContainer.prepare(config, docker: docker)
                 if stopped {

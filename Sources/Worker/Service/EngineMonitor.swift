@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Queue
 import Synchronization
 
 /// What the worker knows about its Docker engine: reachable or not, its version, and which of
@@ -45,7 +46,10 @@ final class EngineMonitor: Sendable {
     /// Records that a run could not reach the engine: no claims until a refresh succeeds.
     func markUnreachable(_ reason: String) {
         let wasConnected = current.withLock { state in
-            defer { state.connected = false; state.error = reason }
+            defer {
+                state.connected = false
+                state.error = reason
+            }
             return state.connected
         }
         if wasConnected { logger.error("Docker engine unreachable; not claiming jobs until it answers", metadata: ["error": "\(reason)"]) }
@@ -61,26 +65,28 @@ final class EngineMonitor: Sendable {
         var next = Snapshot()
         if !FileManager.default.fileExists(atPath: docker.socketPath) {
             next.error = "Docker socket not found at \(docker.socketPath)"
-        } else { do {
-            let info = try await docker.info()
-            let previous = current.withLock { $0 }
-            let listing = lastListing.withLock { $0 }
-            var images = previous.images
-            let stale = listing?.isStale(engineImageCount: info.Images, at: .now, maximumAge: Self.imageListingMaximumAge) ?? true
-            if !previous.connected || stale {
-                let readAt = ContinuousClock.now
-                images = try await docker.imageTags(prefixes: ["code-runner-", "prebuilt-"]).sorted()
-                lastListing.withLock { $0 = ImageListing(readAt: readAt, engineImageCount: info.Images) }
+        } else {
+            do {
+                let info = try await docker.info()
+                let previous = current.withLock { $0 }
+                let listing = lastListing.withLock { $0 }
+                var images = previous.images
+                let stale = listing?.isStale(engineImageCount: info.imageCount, at: .now, maximumAge: Self.imageListingMaximumAge) ?? true
+                if !previous.connected || stale {
+                    let readAt = ContinuousClock.now
+                    images = try await docker.imageTags(prefixes: ImageReference.servicePrefixes).sorted()
+                    lastListing.withLock { $0 = ImageListing(readAt: readAt, engineImageCount: info.imageCount) }
+                }
+                next = Snapshot(connected: true, version: info.serverVersion, error: nil, images: images)
+            } catch let error as DockerEngineError {
+                // `/health` shows this: a sentence, never a Swift error value; the log has the rest.
+                next.error = error.message
+                logger.debug("engine check failed", metadata: ["error": "\(error)"])
+            } catch {
+                next.error = "the Docker engine check failed"
+                logger.warning("engine check failed", metadata: ["error": "\(error)"])
             }
-            next = Snapshot(connected: true, version: info.ServerVersion, error: nil, images: images)
-        } catch let error as DockerEngineError {
-            // `/health` shows this: a sentence, never a Swift error value; the log has the rest.
-            next.error = error.message
-            logger.debug("engine check failed", metadata: ["error": "\(error)"])
-        } catch {
-            next.error = "the Docker engine check failed"
-            logger.warning("engine check failed", metadata: ["error": "\(error)"])
-        } }
+        }
         let previous = current.withLock { state in
             defer { state = next }
             return state

@@ -79,7 +79,10 @@ final class LoopFailures: Sendable {
 /// Calls `action` every `interval` until cancelled. A failing round is not fatal: it is counted
 /// and logged under the loop's `name` (`LoopFailures`), and the next round runs as planned.
 func every(
-    _ interval: Duration, _ name: String, failures: LoopFailures, _ action: @Sendable () async throws -> Void
+    _ interval: Duration,
+    _ name: String,
+    failures: LoopFailures,
+    _ action: @Sendable () async throws -> Void
 ) async throws {
     while true {
         try await Task.sleep(for: interval)

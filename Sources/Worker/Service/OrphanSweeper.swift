@@ -21,7 +21,7 @@ struct OrphanSweeper: Sendable {
             guard !containers.isEmpty else { return 0 }
             let liveWorkers = Set(try await store.liveWorkers(within: liveWithin).map(\.id))
             for container in containers {
-                let labels = container.Labels ?? [:]
+                let labels = container.labels ?? [:]
                 let owner = labels[SandboxSpec.workerLabel] ?? ""
                 let job = labels[SandboxSpec.jobLabel] ?? ""
                 // This worker's warm and build containers are its own business (removed after use or at
@@ -30,9 +30,12 @@ struct OrphanSweeper: Sendable {
                 let ownContainer = job == WarmPool.jobLabel || job == BuildSandboxSpec.jobLabel || running.contains(job)
                 let orphaned = owner == workerID ? !ownContainer : !liveWorkers.contains(owner)
                 guard orphaned else { continue }
-                try await docker.removeContainer(container.Id)
+                try await docker.removeContainer(container.id)
                 removed += 1
-                logger.info("removed orphaned container", metadata: ["container": "\(container.Id.prefix(12))", "job": "\(job)", "worker": "\(owner)"])
+                logger.info(
+                    "removed orphaned container",
+                    metadata: ["container": "\(container.id.prefix(12))", "job": "\(job)", "worker": "\(owner)"]
+                )
             }
         } catch {
             logger.warning("orphan sweep failed", metadata: ["error": "\(error)"])

@@ -90,7 +90,11 @@ final class RunMetrics: Sendable {
 
     /// One histogram observation: the buckets at or above it, `+Inf`, the sum and the count.
     private static func observe(
-        _ pending: inout [MetricSample.Key: Double], _ family: String, _ labels: String, _ value: Double, _ bounds: [Double]
+        _ pending: inout [MetricSample.Key: Double],
+        _ family: String,
+        _ labels: String,
+        _ value: Double,
+        _ bounds: [Double]
     ) {
         // Every bucket gets a row (adding 0 where the value is above it): a histogram is only
         // readable with all its buckets present.

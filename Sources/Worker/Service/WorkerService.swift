@@ -29,19 +29,37 @@ struct WorkerService: Service {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let deploymentID = try await store.deploymentID()
         let builder = PrebuildBuilder(
-            docker: docker, deploymentID: deploymentID, caBundlePath: settings.prebuildCABundle,
+            docker: docker,
+            deploymentID: deploymentID,
+            caBundlePath: settings.prebuildCABundle,
             limits: BuildSandboxSpec.Limits(settings: settings, hostCPUs: ProcessInfo.processInfo.activeProcessorCount),
-            logger: logger, store: store, workerID: workerID)
+            logger: logger,
+            store: store,
+            workerID: workerID
+        )
         let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
+        // The same defaults the API stores a request under (`RunPayload.defaults`): a run with
+        // default limits is one the pool can serve.
+        let catalog = RuntimeCatalog.load(from: settings.runtimeDirectory, logger: logger)
+        let template = RunPayload.defaults(for: catalog.defaultEntry, settings: settings)
         let pool = WarmPool(
-            docker: docker, size: settings.poolSize, template: defaultPayload, identity: identity,
-            ociRuntime: settings.sandboxRuntime, logger: logger,
+            docker: docker,
+            size: settings.poolSize,
+            template: template,
+            identity: identity,
+            ociRuntime: settings.sandboxRuntime,
+            logger: logger,
             mayRefill: { [store, settings] in
                 guard await running.count < settings.workerConcurrency else { return false }
                 return (try? await store.hasClaimableJobs()) == false
-            })
+            }
+        )
         let runner = SandboxRunner(
-            docker: docker, remover: remover, ociRuntime: settings.sandboxRuntime, logger: logger, builder: builder,
+            docker: docker,
+            remover: remover,
+            ociRuntime: settings.sandboxRuntime,
+            logger: logger,
+            builder: builder,
             onRebuild: { [store, logger] key, outcome in
                 metrics.recordPrebuild(succeeded: outcome.succeeded)
                 do {
@@ -50,18 +68,27 @@ struct WorkerService: Service {
                     logger.error("could not record a rebuild's outcome", metadata: ["tag": "\(key.tag)", "error": "\(error)"])
                 }
             },
-            pool: pool)
+            pool: pool
+        )
         let sweeper = OrphanSweeper(
-            docker: docker, store: store, deploymentID: deploymentID, workerID: workerID,
-            liveWithin: settings.leaseSeconds, logger: logger)
+            docker: docker,
+            store: store,
+            deploymentID: deploymentID,
+            workerID: workerID,
+            liveWithin: settings.leaseSeconds,
+            logger: logger
+        )
 
         try await store.declareSchedule(
-            "cleanup", every: Double(settings.cleanupIntervalHours) * 3600, firstDelay: 10)
+            "cleanup",
+            every: Double(settings.cleanupIntervalHours) * 3600,
+            firstDelay: 10
+        )
         await engine.refresh()
         _ = try await heartbeat(engine: engine, running: running, pool: pool, draining: false)
         if engine.snapshot.connected {
             await sweeper.sweep(running: [])
-            if engine.snapshot.images.contains("code-runner-python") { await pool.warmUp("code-runner-python") }
+            if engine.snapshot.images.contains(template.image) { await pool.warmUp(template.image) }
         }
         logger.info("worker started", metadata: ["worker": "\(workerID)", "slots": "\(settings.workerConcurrency)", "deployment": "\(deploymentID)"])
 
@@ -117,8 +144,14 @@ struct WorkerService: Service {
                         jobIdentity.jobID = job.job.publicID
                         let task = Task {
                             await execute(
-                                job, runner: runner, identity: jobIdentity, running: running, sweeper: sweeper, engine: engine,
-                                metrics: metrics)
+                                job,
+                                runner: runner,
+                                identity: jobIdentity,
+                                running: running,
+                                sweeper: sweeper,
+                                engine: engine,
+                                metrics: metrics
+                            )
                             wake.yield()
                         }
                         await running.attach(task, to: job.lease.jobID)
@@ -138,23 +171,15 @@ struct WorkerService: Service {
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
     }
 
-    /// The most CPU time Docker grants a container on this host (all its processors).
-    static let hostNanoCPUs = Int64(max(1, ProcessInfo.processInfo.activeProcessorCount)) * 1_000_000_000
-
-    /// A run with every default: the limits warm containers are made with.
-    private var defaultPayload: RunPayload {
-        RunPayload(
-            code: "", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: settings.defaultTimeout,
-            memoryBytes: settings.defaultMemoryBytes, cpuShares: settings.defaultCPUShares,
-            nanoCPUs: Int64((settings.defaultCPUs * 1e9).rounded()), diskBytes: settings.defaultDiskBytes,
-            pidsLimit: settings.defaultPidsLimit, maxOutputBytes: settings.maxOutputBytes,
-            maxMetadataBytes: settings.maxMetadataBytes)
-    }
-
     /// Runs one claimed job and writes its outcome, unless the run was stopped.
     private func execute(
-        _ claimed: ClaimedJob, runner: SandboxRunner, identity: RunIdentity, running: RunningJobs,
-        sweeper: OrphanSweeper, engine: EngineMonitor, metrics: RunMetrics
+        _ claimed: ClaimedJob,
+        runner: SandboxRunner,
+        identity: RunIdentity,
+        running: RunningJobs,
+        sweeper: OrphanSweeper,
+        engine: EngineMonitor,
+        metrics: RunMetrics
     ) async {
         let job = claimed.job
         let lease = claimed.lease
@@ -169,16 +194,16 @@ struct WorkerService: Service {
             await prebuild(claimed, builder: builder, metrics: metrics, logger: jobLogger)
             return
         }
-        guard job.kind == .run, var payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
+        guard job.kind == .run, let payload = try? JSONDecoder().decode(RunPayload.self, from: job.payload) else {
             await loggedWrite("fail of an unreadable job", logger: jobLogger) {
                 try await store.fail(
-                    lease, failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: this worker cannot run \(job.kind.rawValue) jobs"),
-                    retry: false)
+                    lease,
+                    failure: JobFailure(statusCode: 500, detail: "An unexpected error occurred: this worker cannot run \(job.kind.rawValue) jobs"),
+                    retry: false
+                )
             }
             return
         }
-        // `cpus` up to MAX_CPU_CORES is valid, but Docker refuses more than the host has.
-        payload.nanoCPUs = min(payload.nanoCPUs, Self.hostNanoCPUs)
         let started = ContinuousClock.now
         let outcome: Result<RunResult, ExecutionFailure>
         do {
@@ -186,23 +211,9 @@ struct WorkerService: Service {
         } catch {
             outcome = .failure(error)
         }
-        switch await running.beginStoring(lease.jobID) {
-        case .leaseLost:
-            jobLogger.info("run stopped: job cancelled or lease lost")
-            return
-        case .draining:
-            // This task was cancelled to stop the run; the write must not be (GRDB refuses to
-            // start work in a cancelled task), so it runs in a task of its own.
-            let released = await Task { [store] in
-                await loggedWrite("release on shutdown", logger: jobLogger) { try await store.release(lease) } ?? false
-            }.value
-            jobLogger.info("run stopped by shutdown; job released", metadata: ["released": "\(released)"])
-            return
-        case nil:
-            break
-        }
+        let disposition = RunDisposition.decide(outcome, stopped: await running.beginStoring(lease.jobID))
         let seconds = (ContinuousClock.now - started) / .seconds(1)
-        let runtime = Self.runtimeLabel(of: payload)
+        let runtime = payload.runtimeLabel
         let queueWait = job.startedAt.map { $0 - job.createdAt }
         // The one line per finished job: id (logger metadata), runtime, outcome and timings.
         var finished: Logger.Metadata = [
@@ -210,9 +221,27 @@ struct WorkerService: Service {
             "run_ms": "\(Int((seconds * 1000).rounded()))",
             "queue_wait_ms": "\(queueWait.map { String(Int(($0 * 1000).rounded())) } ?? "-")",
         ]
+        if case .failure(let failure) = outcome {
+            finished["error"] = "\(failure.logDetail)"  // the full error: the detail is the client's sentence
+        }
         do {
-            switch outcome {
-            case .success(let result):
+            switch disposition {
+            case .abandon:
+                jobLogger.info("run stopped: job cancelled or lease lost")
+            case .release(.shutdown):
+                // This task was cancelled to stop the run; the write must not be (GRDB refuses to
+                // start work in a cancelled task), so it runs in a task of its own.
+                let released = await Task { [store] in
+                    await loggedWrite("release on shutdown", logger: jobLogger) { try await store.release(lease) } ?? false
+                }.value
+                jobLogger.info("run stopped by shutdown; job released", metadata: ["released": "\(released)"])
+            case .release(.engineUnreachable(let detail)):
+                // Claim nothing more until the engine answers again.
+                engine.markUnreachable(detail)
+                finished["detail"] = "\(detail)"
+                finished["released"] = "\(try await store.release(lease))"
+                jobLogger.warning("Docker engine unreachable; job released", metadata: finished)
+            case .complete(let result):
                 let stored = try await store.complete(lease, result: try JSONEncoder().encode(result))
                 let runOutcome = RunOutcome(result)
                 if stored { metrics.recordRun(runtime: runtime, outcome: runOutcome, seconds: seconds, queueWait: queueWait) }
@@ -220,19 +249,12 @@ struct WorkerService: Service {
                 finished["exit_code"] = "\(result.exitCode)"
                 finished["stored"] = "\(stored)"
                 jobLogger.info("job finished", metadata: finished)
-            case .failure(let failure) where failure.engineUnreachable:
-                // Not the job's fault: give it back without consuming an attempt, and claim
-                // nothing more until the engine answers again.
-                engine.markUnreachable(failure.failure.detail)
-                let released = try await store.release(lease)
-                jobLogger.warning("Docker engine unreachable; job released", metadata: ["detail": "\(failure.failure.detail)", "error": "\(failure.logDetail)", "released": "\(released)"])
-            case .failure(let failure):
-                let stored = try await store.fail(lease, failure: failure.failure, retry: failure.retryable)
+            case .fail(let failure, let retry):
+                let stored = try await store.fail(lease, failure: failure, retry: retry)
                 if stored { metrics.recordRun(runtime: runtime, outcome: .failed, seconds: seconds, queueWait: queueWait) }
                 finished["outcome"] = "\(RunOutcome.failed.rawValue)"
-                finished["detail"] = "\(failure.failure.detail)"
-                finished["error"] = "\(failure.logDetail)"  // the full error: the detail is the client's sentence
-                finished["retry"] = "\(failure.retryable)"
+                finished["detail"] = "\(failure.detail)"
+                finished["retry"] = "\(retry)"
                 finished["stored"] = "\(stored)"
                 jobLogger.error("job finished", metadata: finished)
             }
@@ -258,7 +280,11 @@ struct WorkerService: Service {
         } catch {
             // the client sees a sentence; the error itself is in the log line below
             await loggedWrite("fail of the clean-up job", logger: logger) {
-                try await store.fail(lease, failure: JobFailure(statusCode: 500, detail: "The clean-up failed; the worker's log has the error."), retry: false)
+                try await store.fail(
+                    lease,
+                    failure: JobFailure(statusCode: 500, detail: "The clean-up failed; the worker's log has the error."),
+                    retry: false
+                )
             }
             logger.error("clean-up failed", metadata: ["error": "\(error)"])
         }
@@ -286,21 +312,32 @@ struct WorkerService: Service {
             let removed = await builder.remove(request.key)
             outcome = PrebuildOutcome(succeeded: removed, log: "", sizeBytes: 0, layerSizeBytes: 0)
         }
-        let stored = await loggedWrite("prebuild job completion", logger: logger) {
-            try await store.complete(claimed.lease, result: JSONEncoder().encode(outcome))
-        } ?? false
-        logger.info("prebuild job done", metadata: ["tag": "\(request.tag)", "action": "\(request.action.rawValue)", "succeeded": "\(outcome.succeeded)", "stored": "\(stored)"])
+        let stored =
+            await loggedWrite("prebuild job completion", logger: logger) {
+                try await store.complete(claimed.lease, result: JSONEncoder().encode(outcome))
+            } ?? false
+        logger.info(
+            "prebuild job done",
+            metadata: ["tag": "\(request.tag)", "action": "\(request.action.rawValue)", "succeeded": "\(outcome.succeeded)", "stored": "\(stored)"]
+        )
     }
 
     /// One heartbeat: status plus lease extension in one write; stops runs whose lease is gone.
     private func heartbeat(engine: EngineMonitor, running: RunningJobs, pool: WarmPool, draining: Bool) async throws -> [String] {
         let snapshot = engine.snapshot
         let status = WorkerStatus(
-            id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier),
-            host: ProcessInfo.processInfo.hostName, slots: settings.workerConcurrency,
-            busy: await running.count, draining: draining, dockerConnected: snapshot.connected,
-            engineVersion: snapshot.version, dockerError: snapshot.error, images: snapshot.images,
-            poolReady: await pool.idleCount)
+            id: workerID,
+            pid: Int(ProcessInfo.processInfo.processIdentifier),
+            host: ProcessInfo.processInfo.hostName,
+            slots: settings.workerConcurrency,
+            busy: await running.count,
+            draining: draining,
+            dockerConnected: snapshot.connected,
+            engineVersion: snapshot.version,
+            dockerError: snapshot.error,
+            images: snapshot.images,
+            poolReady: await pool.idleCount
+        )
         let held = try await store.heartbeat(status, leaseSeconds: settings.leaseSeconds)
         return await running.stopAll(except: held)
     }
@@ -316,14 +353,6 @@ struct WorkerService: Service {
             metrics.restore(samples)
             throw error
         }
-    }
-
-    /// The runtime a run is counted under: `python` for `code-runner-python`, a prebuilt
-    /// image's base runtime, or `prebuilt` when that is unknown.
-    static func runtimeLabel(of payload: RunPayload) -> String {
-        if let base = payload.prebuild?.baseRuntime { return base }
-        if payload.image.hasPrefix("code-runner-") { return String(payload.image.dropFirst("code-runner-".count)) }
-        return "prebuilt"
     }
 
     /// On a database change: a running job that was cancelled (or reaped) loses its lease.

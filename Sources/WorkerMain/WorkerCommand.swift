@@ -1,24 +1,27 @@
 import ArgumentParser
 import Foundation
-import Logging
 import Queue
-import ServiceLifecycle
+import Worker
 
 /// `code-runner-worker`: claims jobs from the SQLite queue and runs them in Docker containers.
-/// Configured by the same environment variables (and `.env`) as the API.
+/// Configured by the same environment variables (and `.env`) as the API. The benchmarks and the
+/// queue probe of the tests live in `code-runner-bench`, not in this production binary.
 @main
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "code-runner-worker",
         abstract: "Runs queued code-execution jobs in hardened Docker containers.",
-        subcommands: [Serve.self, QueueProbe.self, QueueHopBench.self, LatencyBench.self],
-        defaultSubcommand: Serve.self)
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
 }
 
 /// The worker proper (the default subcommand).
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve", abstract: "Claim and run jobs until SIGTERM (default).")
+        commandName: "serve",
+        abstract: "Claim and run jobs until SIGTERM (default)."
+    )
 
     @Option(help: "This worker's id (default: a random one).")
     var workerID: String?
@@ -41,18 +44,6 @@ struct Serve: AsyncParsableCommand {
         if let concurrency { effective.workerConcurrency = max(1, concurrency) }
         let id = workerID ?? "worker-\(UUID().uuidString.prefix(8).lowercased())"
         LogOutput.bootstrap(effective)
-        let logger = Logger(label: "code-runner.worker.\(id)")
-        let store = try SQLiteJobStore(path: effective.databasePath)
-        let docker = DockerClient(socketPath: effective.dockerSocket)
-        let service = WorkerService(
-            store: store, settings: effective, docker: docker, workerID: id, logger: logger,
-            drainTimeout: .seconds(drainSeconds))
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        try await group.run()
-        await docker.shutdown()
+        try await WorkerEntry.serve(settings: effective, workerID: id, drainTimeout: .seconds(drainSeconds))
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Queue
 import Synchronization
 
-/// `code-runner-worker queue-hops` (part of `make bench`): the queue's two wake-ups, measured
+/// `code-runner-bench queue-hops` (part of `make bench`): the queue's two wake-ups, measured
 /// between three connections to one SQLite file, as between the API and worker processes (each
 /// has its own change watcher):
 /// - enqueue → claim: from the call to `enqueue` until an idle worker, woken by its change
@@ -15,8 +15,9 @@ import Synchronization
 /// over from the round's earlier write mostly costs them one empty look.
 struct QueueHopBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "queue-hops", abstract: "Wake-up latencies of the queue (enqueue → claim, complete → waiting API).",
-        shouldDisplay: false)
+        commandName: "queue-hops",
+        abstract: "Wake-up latencies of the queue (enqueue → claim, complete → waiting API)."
+    )
 
     @Option(help: "A scratch SQLite database file.")
     var database: String
@@ -36,8 +37,15 @@ struct QueueHopBench: AsyncParsableCommand {
         let latencies = try await Self.measure(path: database, rounds: rounds)
         var lines = ["| queue wake-up | n | p50 ms | p99 ms |", "|---|---|---|---|"]
         for (name, samples) in [("enqueue → claim", latencies.enqueueToClaim), ("complete → waiting API", latencies.completeToWaiter)] {
-            lines.append(String(format: "| %@ | %d | %.2f | %.2f |", name, samples.count,
-                BenchReport.percentile(samples, 0.5), BenchReport.percentile(samples, 0.99)))
+            lines.append(
+                String(
+                    format: "| %@ | %d | %.2f | %.2f |",
+                    name,
+                    samples.count,
+                    BenchReport.percentile(samples, 0.5),
+                    BenchReport.percentile(samples, 0.99)
+                )
+            )
         }
         print(lines.joined(separator: "\n"))
         if let json { try BenchReport.writeJSON(latencies, to: json) }

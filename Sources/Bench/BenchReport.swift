@@ -22,10 +22,22 @@ struct BenchReport: Encodable {
         for name in ["raw_lifecycle", "docker_run_cli", "seed_engine_calls", "post_run_pool_off", "post_run_pool_on"] {
             guard let samples = latency[name] else { continue }
             let p50 = Self.percentile(samples, 0.5)
-            lines.append(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.2f |", name, samples.count, p50,
-                Self.percentile(samples, 0.95), samples.min() ?? 0, ratio(p50, rawP50)))
+            lines.append(
+                String(
+                    format: "| %@ | %d | %.1f | %.1f | %.1f | %.2f |",
+                    name,
+                    samples.count,
+                    p50,
+                    Self.percentile(samples, 0.95),
+                    samples.min() ?? 0,
+                    ratio(p50, rawP50)
+                )
+            )
         }
-        lines += ["", "| throughput | runs/s (median) | / raw ceiling (raw_lifecycle_x8) | / seed (seed_engine_calls_c16) | rounds |", "|---|---|---|---|---|"]
+        lines += [
+            "", "| throughput | runs/s (median) | / raw ceiling (raw_lifecycle_x8) | / seed (seed_engine_calls_c16) | rounds |",
+            "|---|---|---|---|---|",
+        ]
         let ceiling = throughput["raw_lifecycle_x8"] ?? 0
         let seed = throughput["seed_engine_calls_c16"] ?? 0
         for name in throughput.keys.sorted() {

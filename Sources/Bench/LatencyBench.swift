@@ -2,9 +2,9 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import Queue
+import Worker
 
-/// `code-runner-worker bench`: every figure of `make bench`, measured side by side in one run on
+/// `code-runner-bench latency`: every figure of `make bench`, measured side by side in one run on
 /// the same image and sandbox flags (python hello world):
 /// - latency: the raw Engine API lifecycle from Swift (create → attach → start → wait → remove,
 ///   `NetworkDisabled`, the cold floor), `docker run --rm` and the seed's engine calls
@@ -17,8 +17,9 @@ import Queue
 /// once the services are stopped.
 struct LatencyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Latency and throughput of POST /run against the raw container lifecycle.",
-        shouldDisplay: false)
+        commandName: "latency",
+        abstract: "Latency and throughput of POST /run against the raw container lifecycle."
+    )
 
     @Option(help: "Base URL of a service with the warm pool on.")
     var url = "http://127.0.0.1:8000"
@@ -47,17 +48,17 @@ struct LatencyBench: AsyncParsableCommand {
     static let code = "print(sum(range(1, 101)))"
 
     func run() async throws {
-        let docker = DockerClient(socketPath: dockerSocket)
+        let engine = BenchLifecycles(socketPath: dockerSocket)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         var report = BenchReport()
 
         // Each round measures every path once, starting one further along the list each time: a
         // path never always follows the pooled run, whose pool refill then occupies the engine.
         var paths: [(name: String, measure: () async throws -> Double)] = [
-            ("raw_lifecycle", { try await rawLifecycle(docker) }),
+            ("raw_lifecycle", { try await rawLifecycle(engine) }),
             ("post_run_pool_on", { try await postRun(http, base: url) }),
             ("docker_run_cli", { try await ReferenceLifecycles.dockerRun(code: Self.code) }),
-            ("seed_engine_calls", { try await ReferenceLifecycles.seed(docker, code: Self.code) }),
+            ("seed_engine_calls", { try await ReferenceLifecycles.seed(engine, code: Self.code) }),
         ]
         if let coldURL { paths.append(("post_run_pool_off", { try await postRun(http, base: coldURL) })) }
         for round in 0..<(runs + 3) {
@@ -71,8 +72,8 @@ struct LatencyBench: AsyncParsableCommand {
         // Throughput: every measurement `throughputRounds` times, the rounds interleaved, the
         // median reported — the machine's speed drifts over minutes, ratios must not.
         var loads: [(name: String, clients: Int, run: @Sendable () async throws -> Double)] = [
-            ("raw_lifecycle_x8", 8, { try await rawLifecycle(docker) }),
-            ("seed_engine_calls_c16", 16, { try await ReferenceLifecycles.seed(docker, code: Self.code) }),
+            ("raw_lifecycle_x8", 8, { try await rawLifecycle(engine) }),
+            ("seed_engine_calls_c16", 16, { try await ReferenceLifecycles.seed(engine, code: Self.code) }),
         ]
         for clients in [1, 4, 16] {
             loads.append(("pool_on_c\(clients)", clients, { try await postRun(http, base: url) }))
@@ -85,33 +86,15 @@ struct LatencyBench: AsyncParsableCommand {
         report.throughput = rates.mapValues { BenchReport.percentile($0, 0.5) }
         report.throughputRounds = rates
         try await http.shutdown()
-        await docker.shutdown()
+        await engine.shutdown()
         print(report.table())
         if let json { try BenchReport.writeJSON(report, to: json) }
     }
 
-    /// create → attach → start → read to EOF → wait → remove, timed as one.
-    private func rawLifecycle(_ docker: DockerClient) async throws -> Double {
-        var config = SandboxSpec.container(
-            for: RunPayload(
-                code: "", image: "code-runner-python", mainFile: "main.py", timeoutSeconds: 30, memoryBytes: 256 << 20,
-                cpuShares: 512, nanoCPUs: 1_000_000_000, diskBytes: 512 << 20, pidsLimit: 256,
-                maxOutputBytes: 1 << 20, maxMetadataBytes: 1 << 20),
-            jobID: "bench", workerID: "bench", deploymentID: "bench", runtime: nil)
-        config.Entrypoint = ["python3", "-c", Self.code]
-        let started = ContinuousClock.now
-        let id = try await docker.createContainer(config)
-        let output = OutputBox()
-        try await DockerAttachConnection(socketPath: docker.socketPath).run(
-            containerID: id, input: ByteBuffer(), afterUpgrade: { try await docker.startContainer(id) },
-            inputDelivered: {}, onFrame: { _, payload in
-                output.append(String(buffer: payload))
-                return true
-            })
-        _ = try await docker.waitContainer(id)
-        try await docker.removeContainer(id)
-        let elapsed = ContinuousClock.now - started
-        guard output.text == "5050\n" else { throw BenchFailure("raw lifecycle printed \(output.text.debugDescription)") }
+    /// The raw lifecycle (`BenchLifecycles.raw`), in milliseconds.
+    private func rawLifecycle(_ engine: BenchLifecycles) async throws -> Double {
+        let (elapsed, output) = try await engine.raw(pythonCode: Self.code)
+        guard output == "5050\n" else { throw BenchFailure("raw lifecycle printed \(output.debugDescription)") }
         return elapsed.milliseconds
     }
 
@@ -156,22 +139,8 @@ struct LatencyBench: AsyncParsableCommand {
     }
 }
 
-/// Output collected by a frame callback.
-private final class OutputBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage = ""
-    func append(_ text: String) { lock.withLock { storage += text } }
-    var text: String { lock.withLock { storage } }
-}
-
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
-}
-
 extension Duration {
+    /// The duration in milliseconds.
     var milliseconds: Double {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }

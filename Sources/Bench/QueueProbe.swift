@@ -2,14 +2,14 @@ import ArgumentParser
 import Foundation
 import Queue
 
-/// `code-runner-worker queue-probe`: drives the queue with a no-op executor, without Docker.
+/// `code-runner-bench queue-probe`: drives the queue with a no-op executor, without Docker.
 /// Used by the multi-process queue tests and by the queue benchmark: several probe processes
 /// claim from one database file and print what they did, one line per job.
 struct QueueProbe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue-probe",
-        abstract: "Claim and complete jobs with a no-op executor (tests, benchmarks).",
-        shouldDisplay: false)
+        abstract: "Claim and complete jobs with a no-op executor (tests, benchmarks)."
+    )
 
     @Option(help: "The SQLite database file.")
     var database: String
