@@ -1,4 +1,5 @@
 import Foundation
+import Queue
 import Worker
 
 /// The reference paths `make bench` compares `POST /run` with, besides the raw lifecycle. The
@@ -22,7 +23,7 @@ enum ReferenceLifecycles {
             "--security-opt", "no-new-privileges", "--memory", "256m", "--memory-swap", "256m", "--cpus", "1",
             "--pids-limit", "256", "--user", "1000:1000", "--log-driver", "none", "-i",
             "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=512m,uid=1000,gid=1000",
-            "--entrypoint", "python3", "code-runner-python", "-c", code,
+            "--entrypoint", "python3", ImageReference.runtimeImage("python"), "-c", code,
         ]
         let output = Pipe()
         process.standardOutput = output

@@ -53,7 +53,7 @@ struct PrebuildBuildCommand: AsyncParsableCommand {
         } catch {
             progress.cancel()
             await progress.value
-            Terminal.writeLine("prebuild: prebuilt-\(request.tag) failed", to: .standardError)
+            Terminal.writeLine("prebuild: \(ImageName.prebuilt(request.tag)) failed", to: .standardError)
             throw error
         }
     }
@@ -69,7 +69,7 @@ struct PrebuildBuildCommand: AsyncParsableCommand {
             let elapsed = Int((ContinuousClock.now - start).components.seconds)
             let status = (try? await client.prebuild(tag: tag)).flatMap(\.status)?.rawValue ?? "starting"
             if Task.isCancelled { break }
-            let line = "prebuild: prebuilt-\(tag) \(status) \(elapsed)s"
+            let line = "prebuild: \(ImageName.prebuilt(tag)) \(status) \(elapsed)s"
             if interactive {
                 Terminal.write("\r\u{1B}[K" + line, to: .standardError)
             } else if status != lastLine || elapsed - lastPrinted >= 10 {

@@ -116,7 +116,7 @@ struct RunCommand: AsyncParsableCommand {
             allowNetwork: network ? true : nil,
             environment: variables.isEmpty ? nil : variables
         )
-        if let prebuilt { request.image = prebuilt.hasPrefix("prebuilt-") ? prebuilt : "prebuilt-\(prebuilt)" }
+        if let prebuilt { request.image = ImageName.prebuilt(prebuilt) }
         return request
     }
 

@@ -2,12 +2,13 @@ import Foundation
 
 /// Memory and disk sizes written the way Docker reads them: a number, optionally with a unit
 /// `b`, `k`, `m` or `g` (case-insensitive, binary multiples) and an optional trailing `b`
-/// (`256m`, `256MB`, `1.5g`, `1048576`).
+/// (`256m`, `256MB`, `1.5g`, `1048576`). Nothing else: no surrounding whitespace (`"64m "` is
+/// not a size, as the original service's pattern refused it), no sign, no exponent.
 public enum ByteSize {
     /// The size in bytes, or nil when the text is not such a size. Fractions are truncated
     /// after multiplying, as Docker's client does (`1.5g` → 1610612736).
     public static func parse(_ text: String) -> Int64? {
-        var body = Substring(text.trimmingCharacters(in: .whitespaces).lowercased())
+        var body = Substring(text.lowercased())
         guard !body.isEmpty else { return nil }
         if body.count >= 2, body.hasSuffix("b"), let unit = body.dropLast().last, "kmg".contains(unit) {
             body = body.dropLast()

@@ -221,6 +221,18 @@ enum JobStatements {
         """
     }
 
+    /// Ends every lease a previous process of `worker` held: they expire now, so the reaper's
+    /// next pass requeues or fails those jobs as it does any lost worker's. A worker runs it as it
+    /// starts: a process that takes over its predecessor's id (a restarted
+    /// `code-runner-worker@N`, a process `make run` restarted) would otherwise keep extending,
+    /// with every heartbeat, the leases of runs that nobody runs any more.
+    static func expireLeases(worker: String) -> SQL {
+        """
+        UPDATE jobs SET lease_expires_at = \(sql: DatabaseClock.now) - 1
+        WHERE lease_owner = \(worker) AND state = \(state: .running)
+        """
+    }
+
     /// The reaper's second step, in the same transaction: the other running jobs whose lease
     /// expired are `failed` with `worker lost`.
     static func failExpired() -> SQL {

@@ -48,6 +48,9 @@ public protocol JobStore: Sendable {
     func release(_ lease: Lease) async throws -> Bool
     /// Requeues (attempts left) or fails (`worker lost`) running jobs whose lease expired.
     func reapExpiredLeases() async throws -> Int
+    /// Expires the leases a previous process with this worker id still holds (see
+    /// `JobStatements.expireLeases`); the number of jobs.
+    func expireLeases(ofWorker id: String) async throws -> Int
     func removeWorker(id: String) async throws
 
     // MARK: schedules and retention

@@ -6,8 +6,9 @@ import GRDB
 /// bumps `PRAGMA user_version`. Because the version is read and written under the write lock,
 /// several processes that open a fresh file at the same moment serialise: the first applies the
 /// pending steps, the others find the version already current and do nothing. (GRDB's own
-/// `DatabaseMigrator` reads its applied list outside that lock and can race; see
-/// `shared/reference/swift-stack.md`, gotcha 12.)
+/// `DatabaseMigrator` reads its applied list outside that lock and can race; the test
+/// "several processes migrating a fresh file at the same moment all succeed" in
+/// `Tests/QueueTests/MultiProcessQueueTests.swift` holds this one to it.)
 enum Migrations {
     /// The schema steps; index `i` moves the database from `user_version` i to i + 1.
     /// A step is frozen once shipped: never edit one, add the next. So the job states in step 1's

@@ -186,6 +186,10 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func expireLeases(ofWorker id: String) async throws -> Int {
+        try await pool.write { db in try db.executeCached(JobStatements.expireLeases(worker: id)) }
+    }
+
     public func removeWorker(id: String) async throws {
         try await pool.write { db in
             _ = try db.executeCached(WorkerStatements.remove(id: id))

@@ -117,11 +117,11 @@ public struct ServiceSettings: Sendable {
         }
         integer("DEFAULT_TIMEOUT", &defaultTimeout)
         integer("MAX_TIMEOUT", &maxTimeout)
-        if let value = text("DEFAULT_MEMORY") { defaultMemory = value }
+        if let value = text("DEFAULT_MEMORY") { defaultMemory = value.trimmingCharacters(in: .whitespaces) }
         integer("MAX_MEMORY_MB", &maxMemoryMB)
         integer("DEFAULT_CPU_SHARES", &defaultCPUShares)
         decimal("MAX_CPU_CORES", &maxCPUCores)
-        if let value = text("DEFAULT_DISK") { defaultDisk = value }
+        if let value = text("DEFAULT_DISK") { defaultDisk = value.trimmingCharacters(in: .whitespaces) }
         integer("MAX_DISK_MB", &maxDiskMB)
         if let value = text("DOCKER_SOCKET"), !value.isEmpty { dockerSocket = value }
         if let value = text("AUTH_TOKEN"), !value.isEmpty { authToken = value }

@@ -26,7 +26,7 @@ public final class BenchLifecycles: Sendable {
         var config = SandboxSpec.container(
             for: RunPayload(
                 code: "",
-                image: "code-runner-python",
+                image: ImageReference.runtimeImage("python"),
                 mainFile: "main.py",
                 timeoutSeconds: 30,
                 memoryBytes: 256 << 20,
@@ -63,7 +63,7 @@ public final class BenchLifecycles: Sendable {
     }
 
     /// The engine calls the seed (quartermaster-code-runner) makes for one `POST /run`
-    /// (seed-spec 6.4–6.9), issued from Swift: create a metadata volume → create the container
+    /// (version 0.9.1), reproduced from Swift: create a metadata volume → create the container
     /// (json-file log, read-only root, two tmpfs, the volume, `NetworkDisabled`) → start → wait →
     /// read stdout and stderr from the log → fetch the metadata file through the archive API →
     /// remove the container → remove the volume. The output is the container's log.
@@ -86,7 +86,7 @@ public final class BenchLifecycles: Sendable {
     }
 }
 
-/// The seed's container create body (seed-spec 6.5), with the program passed as the seed does:
+/// The seed's container create body (as quartermaster-code-runner 0.9.1 sends it), with the program passed as the seed does:
 /// base64 in `ENCODED_CODE`.
 private struct SeedContainerConfig: Encodable, Sendable {
     struct Mount: Encodable, Sendable {

@@ -86,4 +86,17 @@ struct RunDefaultsRouteTests {
         #expect(status == .accepted)
         #expect(stored?.environment == [EnvironmentVariable(name: name, value: "1")])
     }
+
+    @Test(
+        "sizes are strict: surrounding whitespace is a 422 naming the field, as the original's pattern answered",
+        arguments: [
+            ("mem_limit", "64m "), ("mem_limit", " 64m"), ("mem_limit", "64 m"), ("disk_limit", "32m\\n"), ("disk_limit", "\\t32m"),
+        ]
+    )
+    func strictSizes(field: String, value: String) async throws {
+        let (status, json, _) = try await submit(#"{"code": "x", "\#(field)": "\#(value)"}"#, to: try routes.freshStore())
+        #expect(status == .unprocessableContent)
+        let issue = (json["detail"] as? [[String: Any]])?.first
+        #expect((issue?["loc"] as? [String]) == ["body", field])
+    }
 }

@@ -35,6 +35,23 @@ struct JobStatementsTests {
         LeaseColumns(state: state, owner: owner, token: nil, expiresAt: nil)
     }
 
+    @Test("a new process with a dead worker's id gives that worker's runs to the reaper instead of keeping their leases")
+    func previousProcessLeases() async throws {
+        let store = try SQLiteJobStore(path: temporaryDatabasePath())
+        try await enqueueJobs(store, count: 2)
+        let dead = try await store.claim(worker: "worker-1", limit: 1, leaseSeconds: 300)
+        let other = try await store.claim(worker: "worker-2", limit: 1, leaseSeconds: 300)
+        #expect(try await store.expireLeases(ofWorker: "worker-1") == 1)
+        #expect(try await store.reapExpiredLeases() == 1)
+        let requeued = try await leaseColumns(store, dead[0].job.id)
+        #expect(requeued.state == .queued && requeued.token == nil)
+        // the new worker-1's heartbeat holds nothing of its predecessor's; worker-2 keeps its run
+        let status = WorkerStatus(id: "worker-1", pid: 2, host: "h", slots: 1, dockerConnected: true)
+        #expect(try await store.heartbeat(status, leaseSeconds: 300).isEmpty)
+        #expect(try await leaseColumns(store, other[0].job.id).state == .running)
+        #expect(try await store.expireLeases(ofWorker: "worker-1") == 0)
+    }
+
     @Test("every transition out of running ends the lease the same way: token and expiry cleared, lease_owner kept")
     func leaseColumnsAfterEachTransition() async throws {
         let store = try SQLiteJobStore(path: temporaryDatabasePath())

@@ -11,7 +11,7 @@ struct ValueParsingTests {
         #expect(ByteSize.parse(text) == bytes)
     }
 
-    @Test(arguments: ["", "lots", "1t", "-5m", "10m,mode=777", "m", "1.2.3m"])
+    @Test(arguments: ["", "lots", "1t", "-5m", "10m,mode=777", "m", "1.2.3m", "64m ", " 64m", "64 m", "64m\n", "\t1g", "1e3", "+5m"])
     func invalidSizes(text: String) {
         #expect(ByteSize.parse(text) == nil)
     }

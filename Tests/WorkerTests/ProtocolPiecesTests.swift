@@ -102,6 +102,25 @@ struct ProtocolPiecesTests {
         #expect(output.total == 7)
     }
 
+    @Test("the cap is hard: the service's note fits inside it, cut at a character, never past it")
+    func noteInsideTheCap() {
+        var output = CappedOutput(cap: 10)
+        output.append(Array("héllo".utf8))  // 6 bytes
+        #expect(output.text(endingWith: "") == ("héllo", false))
+        #expect(output.text(endingWith: "[n]") == ("héllo[n]", false))
+        // 6 + 6 > 10: the program's text gives way to 4 bytes, at a character boundary (é is 2)
+        let cut = output.text(endingWith: "[note]")
+        #expect(cut.text == "hél[note]" && cut.truncated)
+        #expect(cut.text.utf8.count <= 10)
+        // a note longer than the cap is itself cut
+        #expect(output.text(endingWith: String(repeating: "n", count: 20)).text == String(repeating: "n", count: 10))
+        // invalid bytes decode to U+FFFD (3 bytes each): still within the cap
+        var invalid = CappedOutput(cap: 4)
+        invalid.append([0xFF, 0xFF, 0xFF, 0xFF])
+        let decoded = invalid.text(endingWith: "")
+        #expect(decoded.text.utf8.count <= 4 && decoded.truncated)
+    }
+
     @Test("the input starts with the protocol header and carries code after files")
     func inputHeader() {
         let payload = RunPayload(

@@ -69,6 +69,7 @@ struct SandboxRunnerTests {
         let result = try await run(engine, payload(maxOutput: 1000)).get()
         #expect(result.stdoutTruncated && result.stdout.utf8.count <= 1000)
         #expect(result.stderr.contains("more than 8 times MAX_OUTPUT_BYTES"))
+        #expect(result.stderr.utf8.count <= 1000, "the note stays inside MAX_OUTPUT_BYTES")
         #expect(engine.calls.contains("kill"))
     }
 

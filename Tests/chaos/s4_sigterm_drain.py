@@ -41,7 +41,8 @@ def wait_exit(proc: Proc, timeout: float) -> float:
 
 
 def job_row(svc, job_id: str):
-    return dict(svc.query("SELECT state, attempts, lease_owner FROM jobs WHERE public_id = ?", (job_id,))[0])
+    return dict(svc.query("SELECT state, attempts, lease_owner, lease_token, lease_expires_at FROM jobs WHERE public_id = ?",
+                          (job_id,))[0])
 
 
 def part_finish(ctx: Context, svc) -> None:
@@ -90,7 +91,10 @@ def part_release(ctx: Context, svc) -> None:
     ctx.check(worker.popen.returncode == 0, f"B: worker exited with status {worker.popen.returncode}")
     for job_id in ids:
         row = job_row(svc, job_id)
-        ctx.check(row["state"] == "queued" and row["attempts"] == 0 and row["lease_owner"] is None,
+        # released: the lease is over (no token, no expiry); lease_owner keeps naming the last
+        # worker that claimed the job (Sources/Queue/JobStatements.swift, "Leases and lease_owner")
+        ctx.check(row["state"] == "queued" and row["attempts"] == 0 and row["lease_token"] is None
+                  and row["lease_expires_at"] is None and row["lease_owner"] == "d3",
                   f"B: job {job_id} not released without consuming an attempt: {row}")
     leftovers = [c for c in svc.containers() if c["worker"] == "d3"]
     ctx.check(not leftovers, f"B: containers of the drained worker remain after it exited: {leftovers}")

@@ -33,7 +33,7 @@ def test_killed_workers_leave_nothing_behind(instance_factory, record, tools):
     t_kill = time.monotonic()
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
-    first.stop()  # run-service.sh stops the API when a worker dies; make sure the group is gone
+    first.stop()  # before run-service.sh starts the workers again (1 s back-off): stop the group
     assert tools.container_exists(old), "the container vanished with its worker: nothing to sweep"
     assert ((tools.inspect(old) or {}).get("State") or {}).get("Running") is True
     left_by_dead = {w: tools.containers(f"code-runner.worker={w}") for w in dead_ids}

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 
-/// `GET /openapi.json`: the OpenAPI 3.1 description of the HTTP contract (`API.md`).
+/// `GET /openapi.json`: the OpenAPI 3.1 description of the HTTP contract.
 ///
 /// The document is one JSON file, `Sources/API/Resources/openapi.json`, pretty-printed with a
 /// 2-space indent and its keys in document order (`python3 -m json.tool --indent 2` leaves it

@@ -62,7 +62,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
     /// A run of `code` in the prebuilt image `tag` (with or without its `prebuilt-` prefix).
     public init(prebuilt tag: String, code: String, files: [String: String]? = nil, stdin: String? = nil) {
         self.init(code: code, files: files, stdin: stdin)
-        self.image = tag.hasPrefix("prebuilt-") ? tag : "prebuilt-\(tag)"
+        self.image = ImageName.prebuilt(tag)
     }
 
     /// The base runtime and setup script of a prebuilt image (the seed's `prebuild_spec`).

@@ -46,7 +46,7 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
 
     /// The short runtime name (`python` for `code-runner-python`).
     public var runtime: Runtime {
-        Runtime(rawValue: id.hasPrefix("code-runner-") ? String(id.dropFirst("code-runner-".count)) : id)
+        Runtime(rawValue: ImageName.runtimeName(of: id))
     }
 
     enum CodingKeys: String, CodingKey {

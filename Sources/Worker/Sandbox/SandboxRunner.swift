@@ -248,32 +248,35 @@ struct SandboxRunner: Sendable {
         )
         let started = timeline.deliveredAt.withLock { $0 } ?? endedAt
 
-        var stderrText = stderr.text
+        // The service's notes end stderr, inside MAX_OUTPUT_BYTES like the program's own bytes.
+        var notes = ""
         if let status = supervisorLost {
-            stderrText += Self.supervisorLostNote(exitStatus: status)
+            notes += Self.supervisorLostNote(exitStatus: status)
         }
         if output.flooded {
-            stderrText += "\n[code-runner] the program wrote more than 8 times MAX_OUTPUT_BYTES and was stopped\n"
+            notes += "\n[code-runner] the program wrote more than 8 times MAX_OUTPUT_BYTES and was stopped\n"
         }
         var metadata: JSONValue?
         if !didTimeOut, let trailer {
             if trailer.metadataTooLarge {
-                stderrText += "\n[code-runner] metadata larger than \(payload.maxMetadataBytes) bytes was dropped\n"
+                notes += "\n[code-runner] metadata larger than \(payload.maxMetadataBytes) bytes was dropped\n"
             } else if let bytes = trailer.metadata {
                 metadata = JSONValue.parse(Data(bytes))
             }
         }
+        let stdoutText = stdout.text(endingWith: "")
+        let stderrText = stderr.text(endingWith: notes)
         let seconds = Double((endedAt - started).components.attoseconds) / 1e18 + Double((endedAt - started).components.seconds)
         return RunResult(
-            stdout: stdout.text,
-            stderr: stderrText,
+            stdout: stdoutText.text,
+            stderr: stderrText.text,
             exitCode: exitCode,
             executionTime: (seconds * 10_000).rounded() / 10_000,
             metadata: metadata,
             timedOut: didTimeOut,
             oomKilled: oomKilled,
-            stdoutTruncated: stdout.truncated,
-            stderrTruncated: stderr.truncated
+            stdoutTruncated: stdoutText.truncated,
+            stderrTruncated: stderrText.truncated
         )
     }
 }

@@ -84,6 +84,12 @@ struct WorkerService: Service {
             every: Double(settings.cleanupIntervalHours) * 3600,
             firstDelay: 10
         )
+        // Runs a previous process with this id left behind are nobody's now: give them to the
+        // reaper before the first heartbeat would extend their leases as if they were ours.
+        if try await store.expireLeases(ofWorker: workerID) > 0 {
+            let reaped = try await store.reapExpiredLeases()
+            logger.warning("jobs of a previous process with this worker id were reaped", metadata: ["count": "\(reaped)"])
+        }
         await engine.refresh()
         _ = try await heartbeat(engine: engine, running: running, pool: pool, draining: false)
         if engine.snapshot.connected {
