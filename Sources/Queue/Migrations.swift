@@ -141,6 +141,10 @@ enum Migrations {
         DROP TABLE prebuilds;
         ALTER TABLE prebuilds_by_owner RENAME TO prebuilds;
         """,
+        // 7: the labels a prebuilt image carries, for GET /prebuilds (issue 14)
+        """
+        ALTER TABLE prebuilds ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

@@ -45,6 +45,8 @@ public struct Prebuild: Codable, Sendable, Equatable {
     public var createdAt: Double
     public var builtAt: Double?
     public var lastUsedAt: Double?
+    /// The labels of the last successful build (empty before one).
+    public var labels: [String: String] = [:]
 
     public var tag: String { key.tag }
     /// `prebuilt-<tag>`, as users name it.
@@ -116,12 +118,16 @@ public struct PrebuildOutcome: Codable, Sendable, Equatable {
     public var log: String
     public var sizeBytes: Int64
     public var layerSizeBytes: Int64
+    /// The labels the built image carries (the runtime's `qm.*` ones and this service's), as
+    /// `GET /prebuilds` shows them; nil for a failed build (and in results stored before).
+    public var labels: [String: String]?
 
-    public init(succeeded: Bool, log: String, sizeBytes: Int64, layerSizeBytes: Int64) {
+    public init(succeeded: Bool, log: String, sizeBytes: Int64, layerSizeBytes: Int64, labels: [String: String]? = nil) {
         self.succeeded = succeeded
         self.log = log
         self.sizeBytes = sizeBytes
         self.layerSizeBytes = layerSizeBytes
+        self.labels = labels
     }
 
     /// A build that did not happen or did not succeed, with the reason as its log.
@@ -209,7 +215,8 @@ extension SQLiteJobStore {
                 literal: """
                     UPDATE prebuilds SET status = \(outcome.succeeded ? "ready" : "failed"), build_log = \(outcome.log),
                         size_bytes = \(outcome.sizeBytes), layer_size_bytes = \(outcome.layerSizeBytes),
-                        built_at = CASE WHEN \(outcome.succeeded) THEN \(sql: now) ELSE built_at END
+                        built_at = CASE WHEN \(outcome.succeeded) THEN \(sql: now) ELSE built_at END,
+                        labels = coalesce(\(outcome.labels.map(Self.labelsJSON)), labels)
                     WHERE owner = \(key.owner) AND tag = \(key.tag)
                     """
             )
@@ -296,7 +303,27 @@ extension Prebuild {
             layerSizeBytes: row["layer_size_bytes"],
             createdAt: row["created_at"],
             builtAt: row["built_at"],
-            lastUsedAt: row["last_used_at"]
+            lastUsedAt: row["last_used_at"],
+            labels: Self.labels(fromJSON: row["labels"])
         )
+    }
+}
+
+extension Prebuild {
+    /// The `labels` column: a JSON object of strings (`{}` before the first build).
+    /// Only `finishPrebuild` writes the column, always an object of strings.
+    static func labels(fromJSON text: String?) -> [String: String] {
+        guard let text, let data = text.data(using: .utf8) else { return [:] }
+        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+    }
+}
+
+extension SQLiteJobStore {
+    /// A label set as the `labels` column stores it (sorted keys: the same set, the same text).
+    static func labelsJSON(_ labels: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // encoding a dictionary of strings cannot fail
+        return (try? encoder.encode(labels)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }

@@ -29,7 +29,8 @@ struct PrebuildRouteTests {
                         succeeded: ok,
                         log: ok ? "Step 1/3 : FROM x\n" : "about to fail\n",
                         sizeBytes: ok ? 1000 : 0,
-                        layerSizeBytes: ok ? 10 : 0
+                        layerSizeBytes: ok ? 10 : 0,
+                        labels: ok ? ["qm.main_file": "main.py", "qm.language": "python"] : nil
                     )
                     if request.action == .build { try? await store.finishPrebuild(request.key, outcome: outcome) }
                     _ = try? await store.complete(job.lease, result: JSONEncoder().encode(outcome))
@@ -81,6 +82,13 @@ struct PrebuildRouteTests {
             let shown = try await client.execute(uri: "/prebuilds/mytools", method: .get, headers: headers)
             #expect(routes.json(shown)["status"] as? String == "ready")
             #expect(routes.json(shown)["build_log"] as? String == "Step 1/3 : FROM x\n")
+            // the image's own labels, inherited from the runtime as the original shows them, and ours
+            #expect(
+                routes.json(shown)["labels"] as? [String: String] == [
+                    "qm.main_file": "main.py", "qm.language": "python",
+                    "code-runner.prebuilt": "mytools", "code-runner.base": "code-runner-python",
+                ]
+            )
             let listed = try await client.execute(uri: "/prebuilds", method: .get, headers: headers)
             #expect((routes.json(listed)["prebuilds"] as? [[String: Any]])?.count == 2)
 

@@ -52,6 +52,9 @@ struct PrebuildIntegrationTests {
         #expect(first.succeeded, "\(first.log)")
         #expect(first.sizeBytes > 0)
         #expect(first.log.contains("building one"))
+        // the labels GET /prebuilds shows: the runtime's and ours, not the deployment's internal id
+        #expect(first.labels?["qm.main_file"] == "main.py" && first.labels?["code-runner.prebuilt"] == tag)
+        #expect(first.labels?[SandboxSpec.deploymentLabel] == nil)
         #expect(try await run("print(open('/opt/marker').read().strip())", image: image(tag)).stdout == "one\n")
 
         // A long run on the first image while the tag is rebuilt: it keeps its image.

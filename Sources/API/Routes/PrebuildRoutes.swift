@@ -176,7 +176,8 @@ struct PrebuildRoutes: Sendable {
             base_image = ImageReference.runtimeImage(prebuild.baseRuntime)
             size_bytes = prebuild.sizeBytes
             created = (prebuild.builtAt ?? prebuild.createdAt).iso8601
-            labels = ["code-runner.prebuilt": prebuild.tag, "code-runner.base": base_image]
+            // the image's own (the runtime's qm.* ones, as the original shows them) and ours
+            labels = prebuild.labels.merging(["code-runner.prebuilt": prebuild.tag, "code-runner.base": base_image]) { $1 }
             status = prebuild.status.rawValue
             last_used = prebuild.lastUsedAt?.iso8601
             build_log = detailed ? prebuild.buildLog : nil

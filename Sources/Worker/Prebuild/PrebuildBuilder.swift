@@ -162,7 +162,14 @@ final class PrebuildBuilder: Sendable {
         }
         let size = try await docker.imageSize(target) ?? 0
         logger.info("prebuilt image built", metadata: ["tag": "\(request.tag)", "image": "\(target)", "bytes": "\(size)", "layer_bytes": "\(layer)"])
-        return PrebuildOutcome(succeeded: true, log: log, sizeBytes: size, layerSizeBytes: max(size - base.size, 0))
+        // what GET /prebuilds shows: the image's labels but the deployment's (an internal id)
+        return PrebuildOutcome(
+            succeeded: true,
+            log: log,
+            sizeBytes: size,
+            layerSizeBytes: max(size - base.size, 0),
+            labels: labels.filter { $0.key != SandboxSpec.deploymentLabel }
+        )
     }
 
     /// Waits for the setup script to end, for its deadline, or for its layer to outgrow the cap
