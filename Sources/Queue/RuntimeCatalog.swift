@@ -20,9 +20,24 @@ public struct RuntimeCatalog: Sendable {
         public var completions: JSONValue
         /// The runtime's own default memory when it needs more than `DEFAULT_MEMORY`.
         public var minimumMemoryBytes: Int64?
+        /// What the image carries (interpreter, compilers, libraries) and their versions, as
+        /// `runtime.json` lists them; `scripts/build-images.sh` refuses an image whose probes
+        /// report other versions, so the list is what the built image has. Empty without a file.
+        public var packages: [Package] = []
 
         /// `code-runner-<shortName>`: the runtime's image on every worker's engine.
         public var imageName: String { ImageReference.runtimeImage(shortName) }
+    }
+
+    /// A program or library an image carries, e.g. `numpy` `2.2.4`.
+    public struct Package: Sendable, Equatable, Codable {
+        public var name: String
+        public var version: String
+
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
+        }
     }
 
     public private(set) var entries: [Entry]
@@ -110,6 +125,7 @@ public struct RuntimeCatalog: Sendable {
         var fileExtension: String
         var mainFile: String
         var minMemory: String?
+        var packages: [Package]?
 
         enum CodingKeys: String, CodingKey {
             case name, description
@@ -117,6 +133,7 @@ public struct RuntimeCatalog: Sendable {
             case fileExtension = "file_extension"
             case mainFile = "main_file"
             case minMemory = "min_memory"
+            case packages
         }
     }
 
@@ -136,6 +153,7 @@ public struct RuntimeCatalog: Sendable {
                     entry.fileExtension = file.fileExtension
                     entry.mainFile = file.mainFile
                     entry.minimumMemoryBytes = file.minMemory.flatMap(ByteSize.parse)
+                    entry.packages = file.packages ?? []
                 } catch {
                     logger.warning(
                         "unreadable runtime.json; using the built-in entry",

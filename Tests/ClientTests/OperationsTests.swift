@@ -27,5 +27,6 @@ struct OperationsTests {
         let python = runtimes.first { $0.runtime == .python }
         #expect(python?.mainFile == "main.py")
         #expect(python?.available == true)
+        #expect(python?.packages?.contains { $0.name == "numpy" && !$0.version.isEmpty } == true, "\(python?.packages ?? [])")
     }
 }

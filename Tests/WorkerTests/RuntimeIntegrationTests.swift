@@ -102,14 +102,7 @@ struct RuntimeIntegrationTests {
             maxOutputBytes: 1 << 20,
             maxMetadataBytes: 1 << 20
         )
-        let remover = ContainerRemover(docker: Self.docker, logger: logger)
-        let runner = SandboxRunner(docker: Self.docker, remover: remover, ociRuntime: nil, logger: logger)
-        let result = try await runner.run(
-            payload,
-            as: RunIdentity(jobID: UUID().uuidString.lowercased(), workerID: "runtime-tests", deploymentID: "tests")
-        )
-        await remover.drain()
-        return result
+        return try await Self.docker.runOnce(payload, worker: "runtime-tests", logger: logger)
     }
 
     @Test(arguments: samples)

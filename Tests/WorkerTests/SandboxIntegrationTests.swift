@@ -21,11 +21,7 @@ struct SandboxIntegrationTests {
     }
 
     func run(_ payload: RunPayload, job: String = UUID().uuidString.lowercased()) async throws -> RunResult {
-        let remover = ContainerRemover(docker: docker, logger: logger)
-        let runner = SandboxRunner(docker: docker, remover: remover, ociRuntime: nil, logger: logger)
-        let result = try await runner.run(payload, as: RunIdentity(jobID: job, workerID: "sandbox-tests", deploymentID: "tests"))
-        await remover.drain()
-        return result
+        try await docker.runOnce(payload, worker: "sandbox-tests", job: job, logger: logger)
     }
 
     @Test("files, stdin and metadata in, output and metadata out; the container is removed")

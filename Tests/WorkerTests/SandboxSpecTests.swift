@@ -71,6 +71,7 @@ struct SandboxSpecTests {
         #expect(
             body["Labels"] as? [String: String] == [
                 "code-runner.deployment": "dep", "code-runner.job": "job-1", "code-runner.worker": "worker-1",
+                "code-runner.worker-process": SandboxSpec.processToken,
             ]
         )
     }

@@ -1,4 +1,8 @@
+import Foundation
+import Logging
 import Queue
+
+@testable import Worker
 
 extension RunPayload {
     /// A run with the limits the engine suites use: 256 MiB without swap, one core, 64 MiB of
@@ -17,5 +21,17 @@ extension RunPayload {
             maxOutputBytes: 1 << 20,
             maxMetadataBytes: 1 << 20
         )
+    }
+}
+
+extension DockerClient {
+    /// Runs `payload` once in a fresh sandbox of this engine, as worker `worker` of deployment
+    /// `tests`, and returns when the container is removed too.
+    func runOnce(_ payload: RunPayload, worker: String, job: String = UUID().uuidString.lowercased(), logger: Logger) async throws -> RunResult {
+        let remover = ContainerRemover(docker: self, logger: logger)
+        let runner = SandboxRunner(docker: self, remover: remover, ociRuntime: nil, logger: logger)
+        let result = try await runner.run(payload, as: RunIdentity(jobID: job, workerID: worker, deploymentID: "tests"))
+        await remover.drain()
+        return result
     }
 }

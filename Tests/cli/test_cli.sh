@@ -73,6 +73,10 @@ cli health
 check "health: exit 0 and status ok" eval 'status_is 0 && out_has "status:  ok" && out_has "auth:    enabled"'
 cli health --json
 check "health --json: docker_connected true" eval 'status_is 0 && json_field_is docker_connected True'
+cli runtimes --packages
+check "runtimes --packages: each image's packages under its runtime" eval 'status_is 0 && out_has "python " && grep -qE "^ +numpy +[0-9]" "$work/out" && grep -qE "^ +typescript +[0-9]" "$work/out"'
+cli runtimes
+check "runtimes: one line per runtime without --packages" eval 'status_is 0 && [ "$(wc -l <"$work/out")" -eq 6 ] && ! out_has numpy'
 
 # run: files, stdin, streams, exit code
 cli_in "hello there" run "$work/app/main.py" "$work/app/helper.py"

@@ -4,6 +4,7 @@ give up with its status instead of looping. Runs last in the suite (it kills the
 processes; the figures the other tests check live in the database and survive)."""
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -43,6 +44,23 @@ def wait_until(condition, seconds, what):
     raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
+def worker_id(pid):
+    """The --worker-id scripts/run-service.sh gave the process."""
+    arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return arguments[arguments.index("--worker-id") + 1]
+
+
+def warm_containers(worker):
+    """Ids of this service's warm-pool containers labelled with the worker id, running or not."""
+    with sqlite3.connect(f"file:{os.environ['SERVICE_DATABASE']}?mode=ro", uri=True) as db:
+        deployment = db.execute("SELECT value FROM deployment WHERE key = 'id'").fetchone()[0]
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--no-trunc", "--filter", f"label=code-runner.deployment={deployment}",
+         "--filter", f"label=code-runner.worker={worker}", "--filter", "label=code-runner.job=pool"],
+        capture_output=True, text=True, check=True, timeout=30)
+    return set(listed.stdout.split())
+
+
 def healthy(url, session, workers):
     health = session.get(f"{url}/health", timeout=2).json()
     return health.get("docker_connected") and health.get("workers") == workers
@@ -60,11 +78,16 @@ def test_killed_worker_and_api_are_started_again(url, session, service_log):
     api = processes("code-runner-api")
     assert len(workers) == 2 and len(api) == 1, (workers, api)
 
+    killed = worker_id(workers[0])
+    left_behind = wait_until(lambda: warm_containers(killed), 30, "the worker's warm containers")
     os.kill(workers[0], signal.SIGKILL)
     restarted = wait_until(lambda: set(processes("code-runner-worker")) - set(workers), 30, "a new worker process")
     assert workers[1] in processes("code-runner-worker"), "the other worker was stopped too"
     wait_until(lambda: healthy(url, session, 2), 30, "two workers again")
     assert run_ok(url, session, "print(6 * 7)") == "42\n"
+    # the new process has the same worker id: the warm containers its predecessor left are
+    # nobody's and go (before the fix they stayed forever, two per killed worker)
+    wait_until(lambda: not (warm_containers(killed) & left_behind), 30, "the killed worker's warm containers removed")
 
     os.kill(api[0], signal.SIGKILL)
     wait_until(lambda: set(processes("code-runner-api")) - set(api), 30, "a new API process")

@@ -74,6 +74,8 @@ struct OperationsRoutes: Sendable {
         var file_extension: String
         var main_file: String
         var completions: JSONValue
+        /// What the image carries, from `runtime.json` (checked when the image is built).
+        var packages: [RuntimeCatalog.Package]
         /// True when a live worker has this runtime's image.
         var available: Bool
     }
@@ -95,6 +97,7 @@ struct OperationsRoutes: Sendable {
                 file_extension: entry.fileExtension,
                 main_file: entry.mainFile,
                 completions: entry.completions,
+                packages: entry.packages,
                 available: present.contains(entry.imageName)
             )
         }

@@ -41,6 +41,9 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
     public var fileExtension: String
     /// The name the request's `code` is written to, e.g. `main.py`.
     public var mainFile: String
+    /// What the image carries (interpreter, tools, libraries) with versions; `nil` from a
+    /// service that does not list them (quartermaster-code-runner).
+    public var packages: [RuntimePackage]?
     /// Whether a live worker reports this runtime's image.
     public var available: Bool?
 
@@ -50,10 +53,21 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description, available
+        case id, name, description, packages, available
         case defaultEntrypoint = "default_entrypoint"
         case fileExtension = "file_extension"
         case mainFile = "main_file"
+    }
+}
+
+/// A program or library a runtime's image carries, e.g. `numpy` `2.2.4`.
+public struct RuntimePackage: Sendable, Equatable, Codable {
+    public var name: String
+    public var version: String
+
+    public init(name: String, version: String) {
+        self.name = name
+        self.version = version
     }
 }
 

@@ -59,7 +59,7 @@ enum BuildSandboxSpec {
             environment: [],
             labels: [
                 SandboxSpec.deploymentLabel: deploymentID, SandboxSpec.jobLabel: jobLabel,
-                SandboxSpec.workerLabel: workerID,
+                SandboxSpec.workerLabel: workerID, SandboxSpec.processLabel: SandboxSpec.processToken,
             ],
             attachStdin: false,
             attachStdout: false,

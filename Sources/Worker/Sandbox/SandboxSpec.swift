@@ -17,11 +17,17 @@ import Queue
 /// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge (`network(deploymentID:)`) with inter-container traffic disabled |
 /// | logging | none: output is read live through attach |
 /// | PID 1 | docker-init, which reaps zombies; the container ends when the entrypoint does |
-/// | labels | deployment, job, worker |
+/// | labels | deployment, job, worker, the worker's process (`processLabel`) |
 enum SandboxSpec {
     static let deploymentLabel = "code-runner.deployment"
     static let jobLabel = "code-runner.job"
     static let workerLabel = "code-runner.worker"
+    /// Which process created the container. A restarted worker keeps its id (systemd's
+    /// `code-runner-worker@N`, `scripts/run-service.sh`), so only this label tells the warm and
+    /// build containers its killed predecessor left, which nobody will use again, from its own.
+    static let processLabel = "code-runner.worker-process"
+    /// This process's value of `processLabel`: new at every start.
+    static let processToken = UUID().uuidString.lowercased()
 
     /// Size of `/dev/shm` in every run.
     static let shmBytes: Int64 = 1 << 20
@@ -70,7 +76,7 @@ enum SandboxSpec {
             entrypoint: nil,
             user: "1000:1000",
             environment: payload.environment.map { "\($0.name)=\($0.value)" },
-            labels: [deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID],
+            labels: [deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID, processLabel: processToken],
             networkDisabled: !payload.allowNetwork,
             hostConfig: HostConfig(
                 memory: payload.memoryBytes,

@@ -2,7 +2,9 @@ import Logging
 import Queue
 
 /// Removes this deployment's containers that no live run owns: leftovers of a worker that was
-/// killed, or of a removal that failed. Other deployments' containers are never touched.
+/// killed (a restarted process with the same worker id included, told apart by
+/// `SandboxSpec.processLabel`), or of a removal that failed. Other deployments' containers are
+/// never touched.
 struct OrphanSweeper: Sendable {
     let docker: DockerClient
     let store: any JobStore
@@ -24,10 +26,12 @@ struct OrphanSweeper: Sendable {
                 let labels = container.labels ?? [:]
                 let owner = labels[SandboxSpec.workerLabel] ?? ""
                 let job = labels[SandboxSpec.jobLabel] ?? ""
-                // This worker's warm and build containers are its own business (removed after use or at
-                // shutdown); a dead worker's are swept like everything else it left.
-                // Its build containers too: the builder removes them when the build ends.
-                let ownContainer = job == WarmPool.jobLabel || job == BuildSandboxSpec.jobLabel || running.contains(job)
+                // This process's warm, build and running containers are its own business (removed
+                // after use or at shutdown); a dead worker's are swept like everything else it
+                // left, and so are those of a killed earlier process with this worker's id.
+                let ownProcess = labels[SandboxSpec.processLabel] == SandboxSpec.processToken
+                let ownContainer =
+                    ownProcess && (job == WarmPool.jobLabel || job == BuildSandboxSpec.jobLabel || running.contains(job))
                 let orphaned = owner == workerID ? !ownContainer : !liveWorkers.contains(owner)
                 guard orphaned else { continue }
                 try await docker.removeContainer(container.id)
