@@ -41,9 +41,10 @@ read -r -a extra_env <<<"${SERVICE_ENV:-}"
     RUNTIME_DIR="$ROOT/runtimes" "${extra_env[@]}" \
     setsid bash "$ROOT/scripts/run-service.sh") >"$log" 2>&1 &
 service=$!
+stopped_cleanly=false
 cleanup() {
     kill -TERM -- "-$service" 2>/dev/null
-    for _ in $(seq 1 200); do kill -0 "$service" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 200); do kill -0 "$service" 2>/dev/null || { stopped_cleanly=true; break; }; sleep 0.1; done
     kill -KILL -- "-$service" 2>/dev/null
 }
 trap cleanup EXIT
@@ -67,5 +68,33 @@ status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- service log (last 40 lines) ---"
     tail -40 "$log"
+fi
+# A stopped service leaves no sandbox network behind (the last worker removes it, and its
+# egress rules with it): the engine has room for about 30 networks, and leaked ones would end
+# networked runs on this machine.
+deployment=$(python3 - "$workdir/code-runner.sqlite" 2>/dev/null <<'PY' || true
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT value FROM deployment WHERE key = 'id'").fetchone()[0])
+PY
+)
+trap - EXIT
+cleanup
+if [ -n "$deployment" ] && docker network inspect "code-runner-$deployment" >/dev/null 2>&1; then
+    docker network rm "code-runner-$deployment" >/dev/null 2>&1 || true
+    if $stopped_cleanly; then
+        echo "with-service: the stopped service left its network code-runner-$deployment behind" >&2
+        [ "$status" -ne 0 ] || status=1
+    fi
+fi
+# ... nor its egress rules (Sources/Worker/Egress/EgressPolicy.swift names the chains)
+if [ -n "$deployment" ] && iptables -S "CR-$deployment" >/dev/null 2>&1; then
+    if $stopped_cleanly; then
+        echo "with-service: the stopped service left its egress chain CR-$deployment behind" >&2
+        [ "$status" -ne 0 ] || status=1
+    fi
+    iptables -D DOCKER-USER -i "cr-$deployment" -j "CR-$deployment" 2>/dev/null
+    iptables -D INPUT -i "cr-$deployment" -j "CR-$deployment-in" 2>/dev/null
+    for chain in "CR-$deployment" "CR-$deployment-in" "CR-$deployment-no"; do iptables -F "$chain" 2>/dev/null; done
+    for chain in "CR-$deployment" "CR-$deployment-in" "CR-$deployment-no"; do iptables -X "$chain" 2>/dev/null; done
 fi
 exit "$status"

@@ -49,10 +49,15 @@ final class DatabaseChangeWatcher: Sendable {
         return stream
     }
 
+    /// Starts the watch with the version as of now, before `subscribe` returns: a commit made
+    /// after that is a change even when it lands before the watching task first runs (under
+    /// load it can run late; with the baseline read there, such a commit was missed and the
+    /// subscriber waited for the next one).
     private func startIfNeeded() {
         pollTask.withLock { task in
             guard task == nil else { return }
-            task = Task.detached { [weak self] in await self?.watch() }
+            let baseline = currentVersion()
+            task = Task.detached { [weak self] in await self?.watch(from: baseline) }
         }
     }
 
@@ -71,8 +76,8 @@ final class DatabaseChangeWatcher: Sendable {
 
     /// Looks at `data_version` after every write event and safety tick (both arrive on one
     /// stream, so nothing races a cancelled wait).
-    private func watch() async {
-        var last = currentVersion()
+    private func watch(from baseline: Int?) async {
+        var last = baseline
         let ticker = Task { [writeSignal, safetyInterval, monitor] in
             let interval = monitor == nil ? Duration.milliseconds(2) : safetyInterval
             while !Task.isCancelled {

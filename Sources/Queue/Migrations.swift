@@ -145,6 +145,10 @@ enum Migrations {
         """
         ALTER TABLE prebuilds ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
         """,
+        // 8: why a worker cannot start networked runs (its egress policy could not be installed)
+        """
+        ALTER TABLE workers ADD COLUMN egress_problem TEXT;
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

@@ -55,6 +55,12 @@ public struct ServiceSettings: Sendable {
     public var prebuildCABundle: String?
     /// Warm containers kept per runtime image in use, per worker (0 turns the pool off).
     public var poolSize = 2
+    /// `EGRESS_ALLOW_CIDRS`: ranges networked sandboxes may reach although the default egress
+    /// policy denies them (an internal package mirror at a private address).
+    public var egressAllowCIDRs: [IPv4Network] = []
+    /// `EGRESS_DENY_CIDRS`: ranges networked sandboxes never reach, on top of the default
+    /// policy; a range in both lists is denied.
+    public var egressDenyCIDRs: [IPv4Network] = []
 
     /// Auth is on when an API key or a non-empty `AUTH_TOKEN` is configured.
     public var authEnabled: Bool { !apiKeys.isEmpty || authToken != nil }
@@ -150,6 +156,17 @@ public struct ServiceSettings: Sendable {
         if let value = text("SANDBOX_RUNTIME"), !value.isEmpty { sandboxRuntime = value }
         integer("POOL_SIZE", &poolSize)
         if let value = text("PREBUILD_CA_BUNDLE"), !value.isEmpty { prebuildCABundle = value }
+        func ranges(_ name: String, _ target: inout [IPv4Network]) {
+            guard let raw = text(name) else { return }
+            for entry in raw.split(whereSeparator: { $0 == "," || $0.isWhitespace }) {
+                switch IPv4Network.parse(String(entry)) {
+                case .success(let network): target.append(network)
+                case .failure(let failure): problems.append("\(name): \(failure)")
+                }
+            }
+        }
+        ranges("EGRESS_ALLOW_CIDRS", &egressAllowCIDRs)
+        ranges("EGRESS_DENY_CIDRS", &egressDenyCIDRs)
 
         // The seed's checks and messages, in the seed's order.
         if defaultTimeout <= 0 { problems.append("DEFAULT_TIMEOUT must be positive") }

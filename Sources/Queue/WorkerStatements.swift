@@ -9,14 +9,15 @@ enum WorkerStatements {
     static func upsert(_ status: WorkerStatus, images: String) -> SQL {
         """
         INSERT INTO workers (id, pid, host, started_at, heartbeat_at, slots, busy, draining,
-            docker_connected, engine_version, docker_error, images, pool_ready)
+            docker_connected, engine_version, docker_error, images, pool_ready, egress_problem)
         VALUES (\(status.id), \(status.pid), \(status.host), \(sql: DatabaseClock.now), \(sql: DatabaseClock.now),
             \(status.slots), \(status.busy), \(status.draining), \(status.dockerConnected), \(status.engineVersion),
-            \(status.dockerError), \(images), \(status.poolReady))
+            \(status.dockerError), \(images), \(status.poolReady), \(status.egressProblem))
         ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
             slots = excluded.slots, busy = excluded.busy, draining = excluded.draining,
             docker_connected = excluded.docker_connected, engine_version = excluded.engine_version,
-            docker_error = excluded.docker_error, images = excluded.images, pool_ready = excluded.pool_ready
+            docker_error = excluded.docker_error, images = excluded.images, pool_ready = excluded.pool_ready,
+            egress_problem = excluded.egress_problem
         """
     }
 
@@ -46,7 +47,8 @@ extension WorkerStatus {
             engineVersion: row["engine_version"],
             dockerError: row["docker_error"],
             images: (try? JSONDecoder().decode([String].self, from: Data(imagesJSON.utf8))) ?? [],
-            poolReady: row["pool_ready"] ?? 0
+            poolReady: row["pool_ready"] ?? 0,
+            egressProblem: row["egress_problem"]
         )
     }
 }

@@ -17,6 +17,9 @@ public struct WorkerStatus: Sendable, Equatable {
     public var images: [String]
     /// Warm containers started and waiting for a job (`POOL_SIZE` per runtime in use).
     public var poolReady: Int
+    /// Why this worker cannot start networked runs (its egress policy could not be installed
+    /// or checked); nil when it can.
+    public var egressProblem: String?
 
     public init(
         id: String,
@@ -29,7 +32,8 @@ public struct WorkerStatus: Sendable, Equatable {
         engineVersion: String? = nil,
         dockerError: String? = nil,
         images: [String] = [],
-        poolReady: Int = 0
+        poolReady: Int = 0,
+        egressProblem: String? = nil
     ) {
         self.id = id
         self.pid = pid
@@ -42,5 +46,6 @@ public struct WorkerStatus: Sendable, Equatable {
         self.dockerError = dockerError
         self.images = images
         self.poolReady = poolReady
+        self.egressProblem = egressProblem
     }
 }

@@ -123,7 +123,15 @@ final class ProbeProcess: @unchecked Sendable {
                 if once.claim() { continuation.resume(returning: -1) }
             }
         }
-        if status == -1 { kill() }
+        if status == -1 {
+            kill()
+        } else {
+            // The reader has stopped; it may have stopped early (a read interrupted by a signal,
+            // such as the other probe's SIGCHLD, returns no data as the end does): the child
+            // has exited, so whatever it wrote is still in the pipe and this read ends.
+            let rest = output.fileHandleForReading.readDataToEndOfFile()
+            if !rest.isEmpty { lock.withLock { buffer.append(rest) } }
+        }
         let text = lock.withLock { String(decoding: buffer, as: UTF8.self) }
         return (status, text.split(separator: "\n").map(String.init))
     }

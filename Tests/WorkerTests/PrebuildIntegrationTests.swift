@@ -15,7 +15,14 @@ struct PrebuildIntegrationTests {
     static let limits = BuildSandboxSpec.Limits(memoryBytes: 256 << 20, nanoCPUs: 1_000_000_000, pidsLimit: 64, maxLayerBytes: 64 << 20)
     let logger = Logger(label: "prebuild-tests")
     var builder: PrebuildBuilder {
-        PrebuildBuilder(docker: Self.docker, deploymentID: "tests", caBundlePath: nil, limits: Self.limits, logger: logger)
+        PrebuildBuilder(
+            docker: Self.docker,
+            network: UnpolicedNetwork(engine: Self.docker),
+            deploymentID: "tests",
+            caBundlePath: nil,
+            limits: Self.limits,
+            logger: logger
+        )
     }
 
     func spec(_ tag: String, _ script: String, timeout: Int = 120) -> PrebuildPayload {
@@ -34,7 +41,7 @@ struct PrebuildIntegrationTests {
         var payload = RunPayload.testRun(code, image: image, timeout: timeout)
         payload.prebuild = prebuild
         let remover = ContainerRemover(docker: Self.docker, logger: logger)
-        let runner = SandboxRunner(docker: Self.docker, remover: remover, ociRuntime: nil, logger: logger, builder: builder)
+        let runner = SandboxRunner.forTests(Self.docker, remover: remover, logger: logger, builder: builder)
         let result = try await runner.run(
             payload,
             as: RunIdentity(jobID: UUID().uuidString.lowercased(), workerID: "prebuild-tests", deploymentID: "tests")

@@ -20,7 +20,7 @@ struct SandboxRunnerTests {
     /// Runs `payload` in `engine`; the result or the failure, once the container's removal is done.
     func run(_ engine: ScriptedEngine, _ payload: RunPayload? = nil) async -> Result<RunResult, ExecutionFailure> {
         let remover = ContainerRemover(docker: engine, logger: logger)
-        let runner = SandboxRunner(docker: engine, remover: remover, ociRuntime: nil, logger: logger)
+        let runner = SandboxRunner.forTests(engine, remover: remover, logger: logger)
         let outcome: Result<RunResult, ExecutionFailure>
         do {
             outcome = .success(try await runner.run(payload ?? self.payload(), as: RunIdentity(jobID: "j", workerID: "w", deploymentID: "d")))
@@ -121,5 +121,35 @@ struct SandboxRunnerTests {
             return
         }
         #expect(failure.failure.statusCode == 404 && !failure.retryable)
+    }
+
+    @Test("a networked run whose network was removed meanwhile creates it again and runs")
+    func networkRemovedMeanwhile() async {
+        let engine = ScriptedEngine(
+            .init(
+                output: { [(.stdout, "hi\n"), (.stdout, ScriptedEngine.trailer(nonce: $0, exit: 0))] },
+                firstCreateError: .status(code: 404, message: "network code-runner-d not found")
+            )
+        )
+        var networked = payload()
+        networked.allowNetwork = true
+        guard case .success(let result) = await run(engine, networked) else {
+            Issue.record("the run failed")
+            return
+        }
+        #expect(result.stdout == "hi\n")
+        #expect(Array(engine.calls.prefix(4)) == ["network code-runner-d", "create", "network code-runner-d", "create"])
+    }
+
+    @Test("a missing network is no reason to retry a run without network")
+    func missingNetworkWithoutNetwork() async {
+        let engine = ScriptedEngine(
+            .init(output: { _ in [] }, firstCreateError: .status(code: 404, message: "network code-runner-d not found"))
+        )
+        guard case .failure = await run(engine) else {
+            Issue.record("ran although create failed")
+            return
+        }
+        #expect(engine.calls == ["create"])
     }
 }

@@ -85,13 +85,17 @@ struct SandboxSpecTests {
         #expect(host["Runtime"] as? String == "runsc")
     }
 
-    @Test("the network a networked run joins: a labelled bridge without inter-container traffic")
+    @Test("the network a networked run joins: a labelled bridge without inter-container traffic, named for its egress rules")
     func network() throws {
         let body = try json(SandboxSpec.network(deploymentID: "dep"))
         #expect(body["Name"] as? String == "code-runner-dep")
         #expect(body["Driver"] as? String == "bridge")
         #expect(body["CheckDuplicate"] as? Bool == true)
-        #expect(body["Options"] as? [String: String] == ["com.docker.network.bridge.enable_icc": "false"])
+        #expect(
+            body["Options"] as? [String: String] == [
+                "com.docker.network.bridge.enable_icc": "false", "com.docker.network.bridge.name": "cr-dep",
+            ]
+        )
         #expect(body["Labels"] as? [String: String] == ["code-runner.deployment": "dep"])
     }
 

@@ -29,6 +29,8 @@ final class ScriptedEngine: ContainerEngine {
         var engineRestarts = false
         /// `create` fails with this.
         var createError: DockerEngineError?
+        /// The first `create` fails with this, the next ones succeed.
+        var firstCreateError: DockerEngineError?
     }
 
     /// The trailer the image's supervisor writes (`runtimes/PROTOCOL.md`).
@@ -58,6 +60,7 @@ final class ScriptedEngine: ContainerEngine {
     func createContainer(_ config: ContainerConfig) async throws -> String {
         record("create")
         if let error = script.createError { throw error }
+        if let error = script.firstCreateError, calls.filter({ $0 == "create" }).count == 1 { throw error }
         return "container-1"
     }
 

@@ -16,7 +16,7 @@ struct SupervisorTests {
     func run(_ code: String, timeout: Int = 20) async throws -> RunResult {
         let payload = RunPayload.testRun(code, timeout: timeout)
         let remover = ContainerRemover(docker: docker, logger: logger)
-        let runner = SandboxRunner(docker: docker, remover: remover, ociRuntime: nil, logger: logger)
+        let runner = SandboxRunner.forTests(docker, remover: remover, logger: logger)
         let result = try await runner.run(
             payload,
             as: RunIdentity(jobID: UUID().uuidString.lowercased(), workerID: "supervisor-tests", deploymentID: "tests")

@@ -29,9 +29,46 @@ extension DockerClient {
     /// `tests`, and returns when the container is removed too.
     func runOnce(_ payload: RunPayload, worker: String, job: String = UUID().uuidString.lowercased(), logger: Logger) async throws -> RunResult {
         let remover = ContainerRemover(docker: self, logger: logger)
-        let runner = SandboxRunner(docker: self, remover: remover, ociRuntime: nil, logger: logger)
+        let runner = SandboxRunner.forTests(self, remover: remover, logger: logger)
         let result = try await runner.run(payload, as: RunIdentity(jobID: job, workerID: worker, deploymentID: "tests"))
         await remover.drain()
         return result
+    }
+}
+
+/// The deployment's network without any egress policy: for the engine suites, which test the
+/// sandbox, not the firewall (the service always runs with `EgressGuard`; the hostile suite's
+/// `test_egress.py` tests the policy itself).
+struct UnpolicedNetwork: SandboxNetwork {
+    let engine: any ContainerEngine
+
+    func prepare(deploymentID: String) async throws(ExecutionFailure) {
+        do {
+            try await engine.ensureNetwork(SandboxSpec.network(deploymentID: deploymentID))
+        } catch {
+            throw .internalError(error, while: "creating the sandbox network")
+        }
+    }
+}
+
+extension SandboxRunner {
+    /// A runner as the engine suites use it: the engine's default OCI runtime, the network
+    /// without egress policy (`UnpolicedNetwork`).
+    static func forTests(
+        _ engine: any ContainerEngine,
+        remover: ContainerRemover,
+        logger: Logger,
+        builder: PrebuildBuilder? = nil,
+        pool: WarmPool? = nil
+    ) -> SandboxRunner {
+        SandboxRunner(
+            docker: engine,
+            remover: remover,
+            ociRuntime: nil,
+            logger: logger,
+            network: UnpolicedNetwork(engine: engine),
+            builder: builder,
+            pool: pool
+        )
     }
 }

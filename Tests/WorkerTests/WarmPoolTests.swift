@@ -28,7 +28,7 @@ struct WarmPoolTests {
             mayRefill: { true }
         )
         let remover = ContainerRemover(docker: Self.docker, logger: logger)
-        let runner = SandboxRunner(docker: Self.docker, remover: remover, ociRuntime: nil, logger: logger, pool: pool)
+        let runner = SandboxRunner.forTests(Self.docker, remover: remover, logger: logger, pool: pool)
         return (runner, pool, remover)
     }
 

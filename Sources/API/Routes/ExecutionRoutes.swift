@@ -81,6 +81,9 @@ struct ExecutionRoutes: Sendable {
 
         var payload = RunPayload.defaults(for: entry ?? dependencies.catalog.defaultEntry, settings: settings)
         run.apply(to: &payload)
+        if payload.allowNetwork, let refusal = EgressAvailability(workers: workers).refusal(of: "Networked runs") {
+            throw refusal
+        }
         if let prebuild {
             // The caller's own image, by its engine reference; any worker whose engine lacks it
             // rebuilds it from the stored spec, as quartermaster-code-runner does. A `prebuild_spec` in the request is

@@ -22,6 +22,10 @@ struct OperationsRoutes: Sendable {
         var workers: Int
         var queue: QueueCounts
         var last_cleanup: LastCleanup?
+        /// `enforced`, `unavailable` (networked runs and prebuilds are refused) or `unknown`.
+        var egress: String
+        /// Why, when `egress` is `unavailable`.
+        var egress_problem: String?
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -31,9 +35,13 @@ struct OperationsRoutes: Sendable {
             try container.encode(workers, forKey: .workers)
             try container.encode(queue, forKey: .queue)
             try container.encode(last_cleanup, forKey: .last_cleanup)  // null until the first run
+            try container.encode(egress, forKey: .egress)
+            try container.encode(egress_problem, forKey: .egress_problem)
         }
 
-        enum CodingKeys: String, CodingKey { case status, docker_connected, auth_enabled, workers, queue, last_cleanup }
+        enum CodingKeys: String, CodingKey {
+            case status, docker_connected, auth_enabled, workers, queue, last_cleanup, egress, egress_problem
+        }
     }
 
     struct LastCleanup: Encodable {
@@ -47,6 +55,9 @@ struct OperationsRoutes: Sendable {
         let workers = try await dependencies.liveWorkers()
         let connected = workers.contains { $0.dockerConnected }
         let counts = try await dependencies.store.counts()
+        let egress = EgressAvailability(workers: workers)
+        var egressProblem: String?
+        if case .unavailable(let problem) = egress { egressProblem = problem }
         return JSONResponse.make(
             body: Health(
                 status: connected ? "ok" : "degraded",
@@ -61,7 +72,9 @@ struct OperationsRoutes: Sendable {
                         removed_containers: $0.removedContainers,
                         removed_images: $0.removedImages
                     )
-                }
+                },
+                egress: egress.name,
+                egress_problem: egressProblem
             )
         )
     }

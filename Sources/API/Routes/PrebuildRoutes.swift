@@ -26,7 +26,10 @@ struct PrebuildRoutes: Sendable {
     func create(_ request: Request) async throws -> Response {
         let (owner, body) = try await dependencies.authenticatedBody(of: request)
         let spec = try PrebuildRequest.validate(body)
-        guard !(try await dependencies.liveWorkers()).isEmpty else { throw APIError(.serviceUnavailable, "No workers available.") }
+        let workers = try await dependencies.liveWorkers()
+        guard !workers.isEmpty else { throw APIError(.serviceUnavailable, "No workers available.") }
+        // a setup script runs on the sandbox network, under its egress policy
+        if let refusal = EgressAvailability(workers: workers).refusal(of: "Prebuilt images") { throw refusal }
         let settings = dependencies.settings
         let key = PrebuildKey(owner: owner, tag: spec.tag)
         try await Self.begin(key, baseRuntime: spec.baseRuntime, setupScript: spec.setupScript, dependencies: dependencies)

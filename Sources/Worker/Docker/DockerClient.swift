@@ -208,6 +208,39 @@ final class DockerClient: Sendable {
         }
     }
 
+    /// The host interface of the bridge network `name` (its `com.docker.network.bridge.name`
+    /// option, else Docker's `br-<id>`), or nil when there is no such network.
+    func networkBridge(_ name: String) async throws -> String? {
+        struct Network: Decodable {
+            var id: String
+            var options: [String: String]?
+            enum CodingKeys: String, CodingKey {
+                case id = "Id"
+                case options = "Options"
+            }
+        }
+        do {
+            let network = try await decode(Network.self, from: request(.GET, "/networks/\(name)"))
+            return network.options?[SandboxSpec.bridgeNameOption] ?? "br-" + String(network.id.prefix(12))
+        } catch let error as DockerEngineError where error.isNotFound {
+            return nil
+        }
+    }
+
+    /// Removes the network `name` unless a container is still attached to it (Docker refuses
+    /// that with 403, answered here with `false`). A network already gone counts as removed.
+    @discardableResult
+    func removeNetworkIfUnused(_ name: String) async throws -> Bool {
+        do {
+            _ = try await request(.DELETE, "/networks/\(name)")
+            return true
+        } catch let error as DockerEngineError where error.isNotFound {
+            return true
+        } catch DockerEngineError.status(403, _), DockerEngineError.status(409, _) {
+            return false
+        }
+    }
+
     // MARK: - transport
 
     private func request(

@@ -39,6 +39,16 @@ enum DockerEngineError: Error, CustomStringConvertible {
         return false
     }
 
+    /// True for a container create naming a network that does not exist (any more: the last
+    /// worker of a deployment removes its network when it stops).
+    var isMissingNetwork: Bool {
+        if case .status(404, let message) = self {
+            let lowered = message.lowercased()
+            return lowered.contains("network") && lowered.contains("not found")
+        }
+        return false
+    }
+
     /// True when the object (container, image) does not exist.
     var isNotFound: Bool {
         if case .status(404, _) = self { return true }

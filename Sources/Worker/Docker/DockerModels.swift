@@ -63,6 +63,8 @@ struct HostConfig: Encodable, Sendable {
     var runtime: String? = nil
     var autoRemove = false
     var shmSize: Int64
+    /// Kernel settings of the container's own namespaces (IPv6 off on a networked sandbox).
+    var sysctls: [String: String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case memory = "Memory"
@@ -81,6 +83,7 @@ struct HostConfig: Encodable, Sendable {
         case runtime = "Runtime"
         case autoRemove = "AutoRemove"
         case shmSize = "ShmSize"
+        case sysctls = "Sysctls"
     }
 }
 

@@ -81,7 +81,8 @@ enum BuildSandboxSpec {
                 networkMode: SandboxSpec.networkName(deploymentID: deploymentID),
                 logConfig: LogConfiguration(type: "json-file", config: ["max-size": "1m", "max-file": "2"]),
                 initProcess: true,
-                shmSize: 64 << 20
+                shmSize: 64 << 20,
+                sysctls: SandboxSpec.networkedSysctls
             )
         )
     }

@@ -25,8 +25,12 @@ final class PrebuildBuilder: Sendable {
     private let store: (any JobStore)?
     private let workerID: String
 
+    /// The sandbox network the build container joins, with its egress policy.
+    private let network: any SandboxNetwork
+
     init(
         docker: DockerClient,
+        network: any SandboxNetwork,
         deploymentID: String,
         caBundlePath: String?,
         limits: BuildSandboxSpec.Limits,
@@ -35,6 +39,7 @@ final class PrebuildBuilder: Sendable {
         workerID: String = "builder"
     ) {
         self.docker = docker
+        self.network = network
         self.deploymentID = deploymentID
         self.caBundlePath = caBundlePath
         self.limits = limits
@@ -91,7 +96,12 @@ final class PrebuildBuilder: Sendable {
                 return .failure("Base image '\(base)' is not on this worker's engine. Build it with: make images")
             }
             baseImage = inspected
-            try await docker.ensureNetwork(SandboxSpec.network(deploymentID: deploymentID))
+            do {
+                try await network.prepare(deploymentID: deploymentID)
+            } catch {
+                logger.error("prebuild refused: no sandbox network", metadata: ["tag": "\(request.tag)", "error": "\(error.logDetail)"])
+                return .failure("The build could not be started: \(error.failure.detail)")
+            }
             containerID = try await docker.createContainer(
                 BuildSandboxSpec.container(base: base, limits: limits, deploymentID: deploymentID, workerID: workerID)
             )

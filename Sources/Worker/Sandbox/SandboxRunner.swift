@@ -43,6 +43,8 @@ struct SandboxRunner: Sendable {
     /// OCI runtime for every container (`SANDBOX_RUNTIME`), nil for the engine's default.
     let ociRuntime: String?
     let logger: Logger
+    /// Makes the deployment's network ready for a networked run, egress policy included.
+    let network: any SandboxNetwork
     /// Rebuilds a prebuilt image this engine lacks (nil: no rebuilds, e.g. in tests).
     var builder: PrebuildBuilder? = nil
     /// Told about every rebuild, to record it (the worker writes it to the database).
@@ -78,13 +80,15 @@ struct SandboxRunner: Sendable {
         // before the container exists: an engine restart from here on changes it
         let engineSocket = docker.socketIdentity()
         do {
-            if payload.allowNetwork {
-                try await docker.ensureNetwork(SandboxSpec.network(deploymentID: identity.deploymentID))
-            }
+            if payload.allowNetwork { try await network.prepare(deploymentID: identity.deploymentID) }
             do {
                 containerID = try await docker.createContainer(config)
             } catch let error as DockerEngineError where error.isMissingImage && payload.prebuild != nil && builder != nil {
                 try await rebuild(payload)
+                containerID = try await docker.createContainer(config)
+            } catch let error as DockerEngineError where error.isMissingNetwork && payload.allowNetwork {
+                // the deployment's last other worker removed the network as it stopped
+                try await network.prepare(deploymentID: identity.deploymentID)
                 containerID = try await docker.createContainer(config)
             }
         } catch let failure as ExecutionFailure {

@@ -14,7 +14,7 @@ import Queue
 /// | memory | `Memory = MemorySwap` (no swap) |
 /// | CPU | `NanoCpus` (the request's `cpus`, at most the host's processors: Docker refuses more) and `CpuShares` |
 /// | processes | `PidsLimit` |
-/// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge (`network(deploymentID:)`) with inter-container traffic disabled |
+/// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge (`network(deploymentID:)`) with inter-container traffic disabled, the egress policy on its traffic (`EgressPolicy`) and IPv6 off |
 /// | logging | none: output is read live through attach |
 /// | PID 1 | docker-init, which reaps zombies; the container ends when the entrypoint does |
 /// | labels | deployment, job, worker, the worker's process (`processLabel`) |
@@ -47,10 +47,23 @@ enum SandboxSpec {
             name: networkName(deploymentID: deploymentID),
             driver: "bridge",
             checkDuplicate: true,
-            options: ["com.docker.network.bridge.enable_icc": "false"],
+            options: [
+                "com.docker.network.bridge.enable_icc": "false",
+                bridgeNameOption: bridgeName(deploymentID: deploymentID),
+            ],
             labels: [deploymentLabel: deploymentID]
         )
     }
+
+    /// The network option that names the bridge interface on the host.
+    static let bridgeNameOption = "com.docker.network.bridge.name"
+
+    /// `cr-<deployment>`: the host interface the egress policy's rules match
+    /// (`EgressPolicy`); at most 15 characters, as Linux allows.
+    static func bridgeName(deploymentID: String) -> String { "cr-" + String(deploymentID.prefix(12)) }
+
+    /// A networked sandbox has no IPv6 (the egress policy is IPv4's): set in its own namespace.
+    static let networkedSysctls = ["net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"]
 
     /// `cpus` up to `MAX_CPU_CORES` is valid in a request, but Docker refuses more than the
     /// host has: the CPU cap a run gets on this host.
@@ -94,7 +107,8 @@ enum SandboxSpec {
                 runtime: runtime,
                 // `/dev/shm` stays (POSIX semaphores: Python's multiprocessing needs it) but at
                 // 1 MiB, so it is no second disk: the only real writable space is `/tmp`.
-                shmSize: shmBytes
+                shmSize: shmBytes,
+                sysctls: payload.allowNetwork ? networkedSysctls : nil
             )
         )
     }

@@ -28,8 +28,10 @@ struct WorkerService: Service {
         let failures = LoopFailures(logger: logger, metrics: metrics)
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let deploymentID = try await store.deploymentID()
+        let egress = EgressGuard(docker: docker, settings: settings, logger: logger)
         let builder = PrebuildBuilder(
             docker: docker,
+            network: egress,
             deploymentID: deploymentID,
             caBundlePath: settings.prebuildCABundle,
             limits: BuildSandboxSpec.Limits(settings: settings, hostCPUs: ProcessInfo.processInfo.activeProcessorCount),
@@ -59,6 +61,7 @@ struct WorkerService: Service {
             remover: remover,
             ociRuntime: settings.sandboxRuntime,
             logger: logger,
+            network: egress,
             builder: builder,
             onRebuild: { [store, logger] key, outcome in
                 metrics.recordPrebuild(succeeded: outcome.succeeded)
@@ -91,7 +94,8 @@ struct WorkerService: Service {
             logger.warning("jobs of a previous process with this worker id were reaped", metadata: ["count": "\(reaped)"])
         }
         await engine.refresh()
-        _ = try await heartbeat(engine: engine, running: running, pool: pool, draining: false)
+        if engine.snapshot.connected { await egress.enforce(deploymentID: deploymentID) }
+        _ = try await heartbeat(engine: engine, running: running, pool: pool, egress: egress, draining: false)
         if engine.snapshot.connected {
             await sweeper.sweep(running: [])
             if engine.snapshot.images.contains(template.image) { await pool.warmUp(template.image) }
@@ -112,7 +116,7 @@ struct WorkerService: Service {
                 }
                 group.addTask {
                     try await every(.seconds(settings.leaseSeconds / 3), "heartbeat", failures: failures) {
-                        let lost = try await heartbeat(engine: engine, running: running, pool: pool, draining: draining.isSet)
+                        let lost = try await heartbeat(engine: engine, running: running, pool: pool, egress: egress, draining: draining.isSet)
                         if !lost.isEmpty { logger.warning("lease lost; run stopped", metadata: ["jobs": "\(lost)"]) }
                     }
                 }
@@ -124,6 +128,13 @@ struct WorkerService: Service {
                     }
                 }
                 group.addTask { try await every(.seconds(1), "metrics", failures: failures) { try await flush(metrics) } }
+                // The egress policy checked and repaired (a dockerd restart may rewrite chains);
+                // its own loop, since it waits on the engine.
+                group.addTask {
+                    try await every(.seconds(5), "egress", failures: failures) {
+                        if engine.snapshot.connected { await egress.enforce(deploymentID: deploymentID) }
+                    }
+                }
                 group.addTask {
                     try await every(.seconds(settings.leaseSeconds), "sweep", failures: failures) {
                         if engine.snapshot.connected { await sweeper.sweep(running: await running.publicIDs) }
@@ -174,7 +185,29 @@ struct WorkerService: Service {
         await remover.drain()
         await loggedWrite("last metrics flush", logger: logger) { try await flush(metrics) }
         await loggedWrite("worker record removal", logger: logger) { try await store.removeWorker(id: workerID) }
+        await removeSandboxNetworkIfLast(deploymentID: deploymentID, egress: egress)
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
+    }
+
+    /// The last worker of a deployment to stop removes the deployment's sandbox network: an
+    /// engine has room for about 30 bridge networks, which stopped deployments (every test
+    /// instance is one) would otherwise use up, and then no networked run or prebuild could
+    /// start. Another live worker keeps the network, and so does a container still attached to
+    /// it (Docker refuses); the next networked run creates it again. Its egress rules go with
+    /// it. Called after this worker's
+    /// record is gone, so of workers stopping together the last to look sees no other.
+    private func removeSandboxNetworkIfLast(deploymentID: String, egress: EgressGuard) async {
+        let name = SandboxSpec.networkName(deploymentID: deploymentID)
+        do {
+            guard try await store.liveWorkers(within: settings.leaseSeconds).isEmpty else { return }
+            if try await egress.removeNetwork(deploymentID: deploymentID) {
+                logger.info("removed the deployment's sandbox network", metadata: ["network": "\(name)"])
+            } else {
+                logger.info("the deployment's sandbox network is still in use; kept", metadata: ["network": "\(name)"])
+            }
+        } catch {
+            logger.warning("could not remove the deployment's sandbox network", metadata: ["network": "\(name)", "error": "\(error)"])
+        }
     }
 
     /// Runs one claimed job and writes its outcome, unless the run was stopped.
@@ -329,7 +362,8 @@ struct WorkerService: Service {
     }
 
     /// One heartbeat: status plus lease extension in one write; stops runs whose lease is gone.
-    private func heartbeat(engine: EngineMonitor, running: RunningJobs, pool: WarmPool, draining: Bool) async throws -> [String] {
+    private func heartbeat(engine: EngineMonitor, running: RunningJobs, pool: WarmPool, egress: EgressGuard, draining: Bool) async throws -> [String]
+    {
         let snapshot = engine.snapshot
         let status = WorkerStatus(
             id: workerID,
@@ -342,7 +376,8 @@ struct WorkerService: Service {
             engineVersion: snapshot.version,
             dockerError: snapshot.error,
             images: snapshot.images,
-            poolReady: await pool.idleCount
+            poolReady: await pool.idleCount,
+            egressProblem: await egress.problem
         )
         let held = try await store.heartbeat(status, leaseSeconds: settings.leaseSeconds)
         return await running.stopAll(except: held)
