@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Prepares a Debian host for Code Runner (run as root; idempotent; fast when nothing is to do):
-#   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev
+#   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc
 #      (`apt-get update` only when something is missing);
 #   2. starts dockerd in the background (log: $DOCKERD_LOG, default /var/log/dockerd.log) when
 #      the engine does not answer and no dockerd is running - never a second one;
-#   3. waits (bounded, DOCKER_WAIT seconds, default 60) until `docker info` answers.
+#   3. waits (bounded, DOCKER_WAIT seconds, default 60) until `docker info` answers;
+#   4. registers Debian's gVisor (`runsc`) with the engine as runtime "runsc", with
+#      `--network=none` (without it runsc refuses to start here: "cannot run with network enabled
+#      in root network namespace"), for SANDBOX_RUNTIME=runsc; a running dockerd reloads it on SIGHUP.
 # Works without systemd. Prints what it did.
 set -euo pipefail
 
-PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev)
+PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc)
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 DOCKER_WAIT="${DOCKER_WAIT:-60}"
 
@@ -33,10 +36,38 @@ else
     say "packages present: ${PACKAGES[*]}"
 fi
 
+# ---- 4 (prepared before the engine starts). gVisor in daemon.json ------------------------------
+DAEMON_JSON="${DAEMON_JSON:-/etc/docker/daemon.json}"
+register_runsc() {
+    command -v python3 >/dev/null 2>&1 || { say "no python3: runsc not registered"; return 1; }
+    mkdir -p "$(dirname "$DAEMON_JSON")"
+    python3 - "$DAEMON_JSON" <<'PY'
+import json, os, sys
+path = sys.argv[1]
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+wanted = {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"]}
+if config.get("runtimes", {}).get("runsc") == wanted:
+    sys.exit(3)  # already there
+config.setdefault("runtimes", {})["runsc"] = wanted
+with open(path + ".tmp", "w") as f:
+    json.dump(config, f, indent=2)
+os.replace(path + ".tmp", path)
+PY
+}
+runsc_changed=false
+if register_runsc; then runsc_changed=true; say "registered runsc (--network=none) in $DAEMON_JSON"; fi
+
 # ---- 2. docker engine --------------------------------------------------------------------------
 docker_ok() { docker info >/dev/null 2>&1; }
+runsc_registered() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
 
 if docker_ok; then
+    if $runsc_changed || ! runsc_registered; then
+        # dockerd reloads `runtimes` from daemon.json on SIGHUP (no restart, no container stops)
+        pkill -HUP -x dockerd || true
+        for _ in $(seq 1 50); do runsc_registered && break; sleep 0.1; done
+        runsc_registered && say "the engine has runsc" || say "warning: the engine did not pick up runsc"
+    fi
     say "docker engine is running ($(docker version -f '{{.Server.Version}}, API {{.Server.APIVersion}}' 2>/dev/null))"
     exit 0
 fi

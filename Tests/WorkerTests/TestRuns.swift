@@ -42,7 +42,7 @@ extension DockerClient {
 struct UnpolicedNetwork: SandboxNetwork {
     let engine: any ContainerEngine
 
-    func prepare(deploymentID: String) async throws(ExecutionFailure) {
+    func prepare(deploymentID: String, runtime: String?) async throws(ExecutionFailure) {
         do {
             try await engine.ensureNetwork(SandboxSpec.network(deploymentID: deploymentID))
         } catch {

@@ -160,15 +160,24 @@ struct ImageSummary: Decodable, Sendable {
     }
 }
 
-/// `GET /info`, the two fields the worker reads.
+/// `GET /info`, the fields the worker reads.
 struct EngineInfo: Decodable, Sendable {
     var serverVersion: String
     /// Images in the engine's store, dangling ones included.
     var imageCount: Int
+    /// The OCI runtimes registered with the engine, by name.
+    var runtimes: [String: RegisteredRuntime]? = nil
+
+    /// One entry of `daemon.json`'s `runtimes`.
+    struct RegisteredRuntime: Decodable, Sendable {
+        var path: String?
+        var runtimeArgs: [String]?
+    }
 
     enum CodingKeys: String, CodingKey {
         case serverVersion = "ServerVersion"
         case imageCount = "Images"
+        case runtimes = "Runtimes"
     }
 }
 

@@ -6,8 +6,9 @@ import Queue
 /// the egress policy in force on it. The service's is `EgressGuard`; tests that exercise the
 /// engine without a firewall bring their own.
 protocol SandboxNetwork: Sendable {
-    /// Makes the network ready for a networked container, or throws why it cannot be.
-    func prepare(deploymentID: String) async throws(ExecutionFailure)
+    /// Makes the network ready for a networked container run by the OCI runtime `runtime` (nil:
+    /// the engine's default), or throws why it cannot be.
+    func prepare(deploymentID: String, runtime: String?) async throws(ExecutionFailure)
 }
 
 /// Keeps the deployment's egress policy (`EgressPolicy`) in force on its sandbox network: before
@@ -42,7 +43,19 @@ actor EgressGuard: SandboxNetwork {
         self.logger = logger
     }
 
-    func prepare(deploymentID: String) async throws(ExecutionFailure) {
+    func prepare(deploymentID: String, runtime: String?) async throws(ExecutionFailure) {
+        // gVisor registered with --network=none (the only way it runs on hosts like this one)
+        // gives its sandboxes loopback only: a networked run would quietly have no network
+        if let runtime, (try? await docker.info().runtimes?[runtime])??.runtimeArgs?.contains("--network=none") == true {
+            throw ExecutionFailure(
+                failure: JobFailure(
+                    statusCode: 503,
+                    detail:
+                        "Networked runs are unavailable: SANDBOX_RUNTIME=\(runtime) is registered with --network=none, so its sandboxes have no network"
+                ),
+                retryable: false
+            )
+        }
         do {
             try await docker.ensureNetwork(SandboxSpec.network(deploymentID: deploymentID))
         } catch let error as DockerEngineError {

@@ -97,7 +97,7 @@ final class PrebuildBuilder: Sendable {
             }
             baseImage = inspected
             do {
-                try await network.prepare(deploymentID: deploymentID)
+                try await network.prepare(deploymentID: deploymentID, runtime: nil)
             } catch {
                 logger.error("prebuild refused: no sandbox network", metadata: ["tag": "\(request.tag)", "error": "\(error.logDetail)"])
                 return .failure("The build could not be started: \(error.failure.detail)")

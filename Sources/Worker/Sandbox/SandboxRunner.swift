@@ -80,7 +80,7 @@ struct SandboxRunner: Sendable {
         // before the container exists: an engine restart from here on changes it
         let engineSocket = docker.socketIdentity()
         do {
-            if payload.allowNetwork { try await network.prepare(deploymentID: identity.deploymentID) }
+            if payload.allowNetwork { try await network.prepare(deploymentID: identity.deploymentID, runtime: ociRuntime) }
             do {
                 containerID = try await docker.createContainer(config)
             } catch let error as DockerEngineError where error.isMissingImage && payload.prebuild != nil && builder != nil {
@@ -88,7 +88,7 @@ struct SandboxRunner: Sendable {
                 containerID = try await docker.createContainer(config)
             } catch let error as DockerEngineError where error.isMissingNetwork && payload.allowNetwork {
                 // the deployment's last other worker removed the network as it stopped
-                try await network.prepare(deploymentID: identity.deploymentID)
+                try await network.prepare(deploymentID: identity.deploymentID, runtime: ociRuntime)
                 containerID = try await docker.createContainer(config)
             }
         } catch let failure as ExecutionFailure {
