@@ -46,7 +46,7 @@ actor EgressGuard: SandboxNetwork {
     func prepare(deploymentID: String, runtime: String?) async throws(ExecutionFailure) {
         // gVisor registered with --network=none (the only way it runs on hosts like this one)
         // gives its sandboxes loopback only: a networked run would quietly have no network
-        if let runtime, (try? await docker.info().runtimes?[runtime])??.runtimeArgs?.contains("--network=none") == true {
+        if let runtime, await registeredWithoutNetwork(runtime) {
             throw ExecutionFailure(
                 failure: JobFailure(
                     statusCode: 503,
@@ -134,8 +134,28 @@ actor EgressGuard: SandboxNetwork {
         return true
     }
 
+    /// True when the engine registers `runtime` with `--network=none`. An engine that cannot say
+    /// is logged and taken as not: its container create then fails on its own.
+    private func registeredWithoutNetwork(_ runtime: String) async -> Bool {
+        do {
+            return try await docker.info().runtimes?[runtime]?.runtimeArgs?.contains("--network=none") == true
+        } catch {
+            logger.warning("could not read the engine's runtimes", metadata: ["runtime": "\(runtime)", "error": "\(error)"])
+            return false
+        }
+    }
+
     private func policy(deploymentID: String, bridge: String) -> EgressPolicy {
-        let resolvers = (try? String(contentsOfFile: resolvConf, encoding: .utf8)).map(EgressPolicy.resolvers(inResolvConf:)) ?? []
+        var resolvers: [IPv4Network] = []
+        do {
+            resolvers = EgressPolicy.resolvers(inResolvConf: try String(contentsOfFile: resolvConf, encoding: .utf8))
+        } catch {
+            // without them sandboxes keep Docker's embedded DNS, whose queries are then refused
+            logger.warning(
+                "could not read the host's resolvers; DNS from networked runs will fail",
+                metadata: ["file": "\(resolvConf)", "error": "\(error)"]
+            )
+        }
         return EgressPolicy(deploymentID: deploymentID, bridge: bridge, resolvers: resolvers, allowed: allowed, denied: denied)
     }
 
