@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prepares a Debian host for Code Runner (run as root; idempotent; fast when nothing is to do):
 #   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc
-#      (`apt-get update` only when something is missing);
+#      squid-openssl openssl (`apt-get update` only when something is missing); squid is the
+#      allowlist proxy the workers start themselves (AllowlistProxy), so its packaged service is
+#      kept from starting (policy-rc.d during the install) and stopped if it runs;
 #   2. starts dockerd in the background (log: $DOCKERD_LOG, default /var/log/dockerd.log) when
 #      the engine does not answer and no dockerd is running - never a second one;
 #   3. waits (bounded, DOCKER_WAIT seconds, default 60) until `docker info` answers;
@@ -11,7 +13,7 @@
 # Works without systemd. Prints what it did.
 set -euo pipefail
 
-PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc)
+PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc squid-openssl openssl)
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 DOCKER_WAIT="${DOCKER_WAIT:-60}"
 
@@ -30,10 +32,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
     say "installing missing packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null || die "apt-get update failed"
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+    # no package's service may start on its own here (squid's would listen on 3128 everywhere)
+    policy_rc=/usr/sbin/policy-rc.d
+    [ -e "$policy_rc" ] && policy_rc=""
+    [ -n "$policy_rc" ] && printf '#!/bin/sh\nexit 101\n' > "$policy_rc" && chmod 755 "$policy_rc"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || { [ -n "$policy_rc" ] && rm -f "$policy_rc"; die "apt-get install ${missing[*]} failed"; }
+    [ -n "$policy_rc" ] && rm -f "$policy_rc"
     say "installed: ${missing[*]}"
 else
     say "packages present: ${PACKAGES[*]}"
+fi
+
+# the packaged squid service, if something started it, is not ours: ours run with -n cr<deployment>
+if [ -f /run/squid.pid ] && kill -0 "$(cat /run/squid.pid)" 2>/dev/null; then
+    squid -k shutdown >/dev/null 2>&1 || true
+    say "stopped the packaged squid service (the workers start their own allowlist proxy)"
 fi
 
 # ---- 4 (prepared before the engine starts). gVisor in daemon.json ------------------------------

@@ -79,13 +79,24 @@ PY
 )
 trap - EXIT
 cleanup
-if [ -n "$deployment" ] && docker network inspect "code-runner-$deployment" >/dev/null 2>&1; then
-    docker network rm "code-runner-$deployment" >/dev/null 2>&1 || true
+for network in "code-runner-$deployment" "code-runner-$deployment-allowlist"; do
+    if [ -n "$deployment" ] && docker network inspect "$network" >/dev/null 2>&1; then
+        docker network rm "$network" >/dev/null 2>&1 || true
+        if $stopped_cleanly; then
+            echo "with-service: the stopped service left its network $network behind" >&2
+            [ "$status" -ne 0 ] || status=1
+        fi
+    fi
+done
+# ... nor its allowlist proxy (Sources/Worker/Egress/Allowlist/AllowlistProxy.swift: squid -n cr<deployment>)
+if [ -n "$deployment" ] && pgrep -f -- "-n cr$deployment " >/dev/null 2>&1; then
     if $stopped_cleanly; then
-        echo "with-service: the stopped service left its network code-runner-$deployment behind" >&2
+        echo "with-service: the stopped service left its allowlist proxy (squid -n cr$deployment) running" >&2
         [ "$status" -ne 0 ] || status=1
     fi
+    pkill -KILL -f -- "-n cr$deployment " 2>/dev/null
 fi
+[ -n "$deployment" ] && rm -rf "/run/code-runner-proxy/$deployment"
 # ... nor its egress rules (Sources/Worker/Egress/EgressPolicy.swift names the chains)
 if [ -n "$deployment" ] && iptables -S "CR-$deployment" >/dev/null 2>&1; then
     if $stopped_cleanly; then
@@ -94,7 +105,9 @@ if [ -n "$deployment" ] && iptables -S "CR-$deployment" >/dev/null 2>&1; then
     fi
     iptables -D DOCKER-USER -i "cr-$deployment" -j "CR-$deployment" 2>/dev/null
     iptables -D INPUT -i "cr-$deployment" -j "CR-$deployment-in" 2>/dev/null
-    for chain in "CR-$deployment" "CR-$deployment-in" "CR-$deployment-no"; do iptables -F "$chain" 2>/dev/null; done
-    for chain in "CR-$deployment" "CR-$deployment-in" "CR-$deployment-no"; do iptables -X "$chain" 2>/dev/null; done
+    iptables -D DOCKER-USER -i "ca-$deployment" -j "CR-$deployment-no" 2>/dev/null
+    iptables -D INPUT -i "ca-$deployment" -j "CR-$deployment-al" 2>/dev/null
+    for chain in "CR-$deployment" "CR-$deployment-in" "CR-$deployment-al" "CR-$deployment-no"; do iptables -F "$chain" 2>/dev/null; done
+    for chain in "CR-$deployment" "CR-$deployment-in" "CR-$deployment-al" "CR-$deployment-no"; do iptables -X "$chain" 2>/dev/null; done
 fi
 exit "$status"

@@ -12,7 +12,10 @@ struct RunCommand: AsyncParsableCommand {
             alongside it, by their path relative to the main file's folder. The runtime comes from \
             the main file's extension: .py python, .js/.mjs/.cjs node, .ts deno (use --runtime bun \
             for Bun), .go go, .rs rust. Standard input is sent to the program when it is not a \
-            terminal. A program that timed out exits with 124.
+            terminal. A program that timed out exits with 124. With --allow-host the program \
+            reaches only the hosts named, through the proxy its HTTP_PROXY and HTTPS_PROXY point \
+            at (pip, curl, requests, Go and npm use it; Node's built-in fetch does not); direct \
+            connections are refused.
             """
     )
 
@@ -47,6 +50,15 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Let the program reach the network.")
     var network = false
+
+    @Option(
+        name: .customLong("allow-host"),
+        help: ArgumentHelp(
+            "Let the program reach this host only (repeatable): a name, *.domain or IPv4 range; implies network.",
+            valueName: "entry"
+        )
+    )
+    var allowedHosts: [String] = []
 
     @Option(name: .customLong("env"), help: "An environment variable NAME=VALUE (repeatable).")
     var environment: [String] = []
@@ -114,6 +126,7 @@ struct RunCommand: AsyncParsableCommand {
             cpus: cpus,
             diskLimit: disk,
             allowNetwork: network ? true : nil,
+            allowedHosts: allowedHosts.isEmpty ? nil : allowedHosts,
             environment: variables.isEmpty ? nil : variables
         )
         if let prebuilt { request.image = ImageName.prebuilt(prebuilt) }

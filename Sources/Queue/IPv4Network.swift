@@ -16,6 +16,14 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
         self.prefixLength = prefixLength
     }
 
+    /// `0.0.0.0/0`.
+    public static let everything = IPv4Network(checkedAddress: 0, prefixLength: 0)
+
+    private init(checkedAddress: UInt32, prefixLength: Int) {
+        self.address = checkedAddress
+        self.prefixLength = prefixLength
+    }
+
     /// `a.b.c.d/n`, as iptables prints it.
     public var description: String {
         let octets = [24, 16, 8, 0].map { String((address >> UInt32($0)) & 0xff) }

@@ -44,6 +44,10 @@ public struct RunPayload: Codable, Sendable, Equatable {
     public var diskBytes: Int64
     public var pidsLimit: Int
     public var allowNetwork: Bool
+    /// The request's `allowed_hosts` (`HostPattern` entries, in their request spelling): the
+    /// run then reaches only these, through the deployment's allowlist proxy, and
+    /// `allowNetwork` is true. Nil: no allowlist (no network, or the whole public internet).
+    public var allowedHosts: [String]? = nil
     public var environment: [EnvironmentVariable]
     /// Cap on each of stdout and stderr; the rest is dropped and flagged.
     public var maxOutputBytes: Int

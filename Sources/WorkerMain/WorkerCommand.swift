@@ -11,7 +11,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "code-runner-worker",
         abstract: "Runs queued code-execution jobs in hardened Docker containers.",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, ProxyHelperCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -45,5 +45,28 @@ struct Serve: AsyncParsableCommand {
         let id = workerID ?? "worker-\(UUID().uuidString.prefix(8).lowercased())"
         LogOutput.bootstrap(effective)
         try await WorkerEntry.serve(settings: effective, workerID: id, drainTimeout: .seconds(drainSeconds))
+    }
+}
+
+/// What squid runs as the allowlist proxy's helpers (`ProxyConfiguration`): answers squid's
+/// questions about grants on standard input until squid closes it. Not for people.
+struct ProxyHelperCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy-helper",
+        abstract: "Answer the allowlist proxy's helper protocol (run by squid).",
+        shouldDisplay: false
+    )
+
+    @Argument(help: "auth, host or sni.")
+    var mode: String
+
+    @Argument(help: "The directory of the grants.")
+    var grantsDirectory: String
+
+    func run() throws {
+        guard let mode = ProxyHelper.Mode(rawValue: mode) else {
+            throw ValidationError("mode must be one of: \(ProxyHelper.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        ProxyHelper.serve(mode: mode, grantsDirectory: grantsDirectory)
     }
 }

@@ -26,13 +26,19 @@ struct EgressRouteTests {
         )
     }
 
-    @Test("no worker can install the policy: networked runs and prebuilds are a 503 with the reason; others still run")
+    @Test("no worker can install the policy: networked and allowlisted runs and prebuilds are a 503 with the reason; others still run")
     func refusedWithoutPolicy() async throws {
         let store = try routes.freshStore()
         _ = try await store.heartbeat(worker("w1", egressProblem: "iptables was not found"), leaseSeconds: 60)
         let app = try routes.makeApp(store)
         try await app.test(.router) { client in
-            for body in [#"{"code": "print(1)", "allow_network": true}"#, #"{"code": "print(1)", "allow_network": "yes"}"#] {
+            let bodies = [
+                #"{"code": "print(1)", "allow_network": true}"#, #"{"code": "print(1)", "allow_network": "yes"}"#,
+                // an allowlist is a networked run, with or without allow_network
+                #"{"code": "print(1)", "allowed_hosts": ["pypi.org"]}"#,
+                #"{"code": "print(1)", "allowed_hosts": ["pypi.org"], "allow_network": true}"#,
+            ]
+            for body in bodies {
                 for uri in ["/run", "/jobs"] {
                     let refused = try await client.execute(uri: uri, method: .post, headers: routes.authorized, body: ByteBuffer(string: body))
                     #expect(refused.status == .serviceUnavailable, "\(uri) \(body)")
@@ -74,6 +80,13 @@ struct EgressRouteTests {
                 body: ByteBuffer(string: #"{"code": "print(1)", "allow_network": true}"#)
             )
             #expect(networked.status == .accepted)
+            let allowlisted = try await client.execute(
+                uri: "/jobs",
+                method: .post,
+                headers: routes.authorized,
+                body: ByteBuffer(string: #"{"code": "print(1)", "allowed_hosts": ["pypi.org"]}"#)
+            )
+            #expect(allowlisted.status == .accepted)
             let health = routes.json(try await client.execute(uri: "/health", method: .get))
             #expect(health["egress"] as? String == "enforced")
             #expect(health["egress_problem"] is NSNull)

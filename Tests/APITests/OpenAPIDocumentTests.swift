@@ -58,6 +58,40 @@ struct OpenAPIDocumentTests {
         #expect(served.count == 16)
     }
 
+    @Test("allowed_hosts: the schema's bounds are the validator's, and its item pattern admits every entry the parser accepts")
+    func allowedHostsSchema() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.sourceFile)) as? [String: Any])
+        let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let request = try #require(schemas?["CodeExecutionRequest"] as? [String: Any])
+        let field = try #require((request["properties"] as? [String: Any])?["allowed_hosts"] as? [String: Any])
+        #expect(field["type"] as? [String] == ["array", "null"])
+        #expect(field["minItems"] as? Int == 1)
+        #expect(field["maxItems"] as? Int == RunRequest.maxAllowedHosts)
+        let items = try #require(field["items"] as? [String: Any])
+        #expect(items["type"] as? String == "string")
+        let maxLength = try #require(items["maxLength"] as? Int)
+        let pattern = try NSRegularExpression(pattern: try #require(items["pattern"] as? String))
+        func admitted(_ entry: String) -> Bool {
+            let range = NSRange(entry.startIndex..., in: entry)
+            return pattern.firstMatch(in: entry, range: range) != nil && entry.count >= 1 && entry.count <= maxLength
+        }
+        let label = String(repeating: "a", count: 63)
+        let longest = "*.\([label, label, label, String(repeating: "b", count: 61)].joined(separator: "."))."
+        let accepted = [
+            "pypi.org", "PyPI.Org.", "*.pythonhosted.org", "*.PythonHosted.ORG.", "xn--bcher-kva.example", "a-b.c-d.org",
+            "203.0.113.7", "203.0.113.7/32", "203.0.113.0/24", "0.0.0.0/0", longest,
+        ]
+        for entry in accepted {
+            #expect((try? HostPattern.parse(entry).get()) != nil, "\(entry)")
+            #expect(admitted(entry), "the schema refuses '\(entry)', which the service accepts")
+        }
+        // the pattern is the entries' form: these are refused by both
+        for entry in ["localhost", "pypi.org:443", "https://pypi.org", "*.*.org", "a_b.org", "pypi.org/simple", "10.0.0.0/8/8", ""] {
+            #expect((try? HostPattern.parse(entry).get()) == nil, "\(entry)")
+            #expect(!admitted(entry), "the schema admits '\(entry)'")
+        }
+    }
+
     @Test("a missing, unparsable or non-3.1 document is an error naming the file, not something to serve")
     func rejectsBrokenDocuments() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-tests-\(UUID())")

@@ -57,6 +57,43 @@ struct ErrorTests {
         #expect(Set(issues.map(\.location)) == [["body", "timeout"], ["body", "mem_limit"]])
     }
 
+    @Test("a bad allowed_hosts entry is an invalid request at its index, with the reason")
+    func badAllowedHost() async {
+        let error = await thrownError { () async throws(CodeRunnerError) in
+            try await client.submit(RunRequest(code: "print(1)", allowedHosts: ["pypi.org", "localhost", "10.1.0.0/16"]))
+        }
+        guard case .invalidRequest(422, _, let issues) = error else {
+            Issue.record("expected a 422, got \(String(describing: error))")
+            return
+        }
+        #expect(issues.map(\.location) == [["body", "allowed_hosts", "1"], ["body", "allowed_hosts", "2"]])
+        #expect(
+            issues.map(\.message) == [
+                "Value error, 'localhost': a host name needs at least two labels (example.org)",
+                "Value error, '10.1.0.0/16' is inside 10.0.0.0/8, which this service's egress policy refuses",
+            ]
+        )
+    }
+
+    @Test("allowed_hosts with allowNetwork false, or empty, is an invalid request on the field")
+    func allowedHostsConflicts() async {
+        for (request, message) in [
+            (
+                RunRequest(code: "print(1)", allowNetwork: false, allowedHosts: ["pypi.org"]),
+                "Value error, allowed_hosts gives the run network access to those hosts; it cannot be combined with allow_network: false"
+            ),
+            (RunRequest(code: "print(1)", allowedHosts: []), "Value error, allowed_hosts must name at least one host; leave it out for no allowlist"),
+        ] {
+            let error = await thrownError { () async throws(CodeRunnerError) in try await client.run(request) }
+            guard case .invalidRequest(422, _, let issues) = error else {
+                Issue.record("expected a 422, got \(String(describing: error))")
+                continue
+            }
+            #expect(issues.map(\.location) == [["body", "allowed_hosts"]])
+            #expect(issues.map(\.message) == [message])
+        }
+    }
+
     @Test("no code and no entrypoint is a 400")
     func emptyRequest() async {
         let error = await thrownError { () async throws(CodeRunnerError) in try await client.run(RunRequest(code: "")) }

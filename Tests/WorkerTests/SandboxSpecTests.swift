@@ -85,6 +85,43 @@ struct SandboxSpecTests {
         #expect(host["Runtime"] as? String == "runsc")
     }
 
+    @Test("an allowlisted run joins the allowlist bridge, with the proxy in both spellings of the proxy variables, replacing the run's own")
+    func allowlisted() throws {
+        var run = payload(network: true)
+        run.allowedHosts = ["pypi.org"]
+        run.environment = [EnvironmentVariable(name: "https_proxy", value: "http://elsewhere:1"), EnvironmentVariable(name: "B", value: "2")]
+        let grant = ProxyGrant(
+            token: "0123456789abcdef0123456789abcdef",
+            proxyAddress: "172.20.0.1",
+            proxyPort: 23128,
+            deploymentID: "dep",
+            resolvConfPath: "/run/code-runner-proxy/dep/resolv.conf",
+            networkName: SandboxSpec.allowlistNetworkName(deploymentID: "dep")
+        )
+        let body = try json(
+            SandboxSpec.container(for: run, jobID: "j", workerID: "w", deploymentID: "dep", runtime: nil, proxy: grant)
+        )
+        let host = try #require(body["HostConfig"] as? [String: Any])
+        #expect(host["NetworkMode"] as? String == "code-runner-dep-allowlist")
+        #expect(body["NetworkDisabled"] as? Bool == false)
+        #expect((host["Sysctls"] as? [String: String])?["net.ipv6.conf.all.disable_ipv6"] == "1")
+        #expect(host["Binds"] as? [String] == ["/run/code-runner-proxy/dep/resolv.conf:/etc/resolv.conf:ro"])
+        let url = "http://0123456789abcdef0123456789abcdef:allowlist@172.20.0.1:23128"
+        #expect(
+            body["Env"] as? [String] == [
+                "B=2", "HTTP_PROXY=\(url)", "HTTPS_PROXY=\(url)", "http_proxy=\(url)", "https_proxy=\(url)",
+                "NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
+            ]
+        )
+        let network = try json(SandboxSpec.allowlistNetwork(deploymentID: "dep"))
+        #expect(network["Name"] as? String == "code-runner-dep-allowlist")
+        #expect(
+            network["Options"] as? [String: String] == [
+                "com.docker.network.bridge.enable_icc": "false", "com.docker.network.bridge.name": "ca-dep",
+            ]
+        )
+    }
+
     @Test("the network a networked run joins: a labelled bridge without inter-container traffic, named for its egress rules")
     func network() throws {
         let body = try json(SandboxSpec.network(deploymentID: "dep"))

@@ -49,6 +49,17 @@ struct UnpolicedNetwork: SandboxNetwork {
             throw .internalError(error, while: "creating the sandbox network")
         }
     }
+
+    func admit(_ hosts: [String], deploymentID: String, runtime: String?, lifetimeSeconds: Int) async throws(ExecutionFailure) -> ProxyGrant {
+        throw ExecutionFailure(
+            failure: JobFailure(statusCode: 503, detail: "the engine suites run without the allowlist proxy"),
+            retryable: false
+        )
+    }
+
+    func prepareAllowlist(deploymentID: String) async throws(ExecutionFailure) {}
+
+    func revoke(_ grant: ProxyGrant) async {}
 }
 
 extension SandboxRunner {

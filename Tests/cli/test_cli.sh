@@ -155,6 +155,18 @@ CODE_RUNNER_API_KEY= cli jobs list
 check "no API key: unauthorized (77)" eval 'status_is 77 && err_has "Not authenticated"'
 cli run --timeout 0 "$work/quick.py"
 check "invalid timeout: invalid request (65) naming the field" eval 'status_is 65 && err_has "timeout"'
+cli run --help
+check "run --help: --allow-host is documented" eval 'status_is 0 && out_has "--allow-host <entry>" && out_has "implies network."'
+cli run --allow-host pypi.org --allow-host localhost "$work/quick.py"
+check "run --allow-host: each entry sent, a bad one refused (65) at its index" \
+    eval 'status_is 65 && err_has "allowed_hosts.1: Value error, '"'"'localhost'"'"': a host name needs at least two labels (example.org)" && ! err_has "allowed_hosts.0"'
+cli run --allow-host 10.1.0.0/16 "$work/quick.py"
+check "run --allow-host: a range the egress policy refuses entirely (65), naming it" \
+    eval 'status_is 65 && err_has "allowed_hosts.0: Value error, '"'"'10.1.0.0/16'"'"' is inside 10.0.0.0/8, which this service'"'"'s egress policy refuses"'
+cli run --detach --allow-host example.org --allow-host '*.example.org' "$work/quick.py"
+allowlisted=$(cat "$work/out")
+check "run --allow-host --detach: a good list is accepted (a networked run)" eval 'status_is 0 && [ -n "$allowlisted" ]'
+cli jobs cancel "$allowlisted"  # whatever its state; only the acceptance is checked
 cli health --url http://127.0.0.1:1
 check "unreachable service (69)" eval 'status_is 69 && err_has "cannot reach the service"'
 

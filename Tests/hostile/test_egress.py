@@ -15,20 +15,14 @@ Before the policy (the service as of issue 14) the private and metadata hosts an
 networked sandbox, and so did the host's listener and the API through the bridge's gateway.
 """
 
-import http.server
 import json
-import os
-import socket
-import sqlite3
-import subprocess
-import threading
 import time
-import uuid
 
 import pytest
 import requests
 
 from conftest import poll
+from testhosts import HostListener, add_test_host, remove_test_host, sh
 
 HOSTS = {  # name: (namespace, host side, namespace side, prefix, port)
     "public": ("creg-pub", "198.51.100.1", "198.51.100.10", 24, 8080),
@@ -74,31 +68,9 @@ print(json.dumps({"gateway": gateway, "results": results}))
 '''
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, text=True, timeout=30, check=check)
-
-
 def remove_test_hosts():
     for namespace, *_ in HOSTS.values():
-        sh("ip", "link", "del", f"{namespace}-h", check=False)
-        sh("ip", "netns", "del", namespace, check=False)
-
-
-class HostListener(http.server.ThreadingHTTPServer):
-    """The test's own listener on every address of the host: answers "host"."""
-
-    def __init__(self):
-        class Answer(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", "4")
-                self.end_headers()
-                self.wfile.write(b"host")
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("0.0.0.0", 0), Answer)
+        remove_test_host(namespace)
 
 
 @pytest.fixture(scope="module")
@@ -106,19 +78,8 @@ def test_hosts():
     remove_test_hosts()
     servers = []
     for name, (namespace, host_side, ns_side, prefix, port) in HOSTS.items():
-        sh("ip", "netns", "add", namespace)
-        sh("ip", "link", "add", f"{namespace}-h", "type", "veth", "peer", "name", f"{namespace}-n")
-        sh("ip", "link", "set", f"{namespace}-n", "netns", namespace)
-        sh("ip", "addr", "add", f"{host_side}/{prefix}", "dev", f"{namespace}-h")
-        sh("ip", "link", "set", f"{namespace}-h", "up")
-        sh("ip", "netns", "exec", namespace, "ip", "addr", "add", f"{ns_side}/{prefix}", "dev", f"{namespace}-n")
-        sh("ip", "netns", "exec", namespace, "ip", "link", "set", f"{namespace}-n", "up")
-        sh("ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up")
-        sh("ip", "netns", "exec", namespace, "ip", "route", "add", "default", "via", host_side)
-        servers.append(subprocess.Popen(["ip", "netns", "exec", namespace, "python3", "-c", SERVER, str(port), name],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        servers.append(add_test_host(namespace, host_side, ns_side, prefix, ["python3", "-c", SERVER, str(port), name]))
     listener = HostListener()
-    threading.Thread(target=listener.serve_forever, daemon=True).start()
     try:
         for name, (_, _, ns_side, _, port) in HOSTS.items():
             # the host reaches each test host: a refusal from a sandbox is the policy's

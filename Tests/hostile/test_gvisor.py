@@ -61,3 +61,8 @@ def test_limits_hold_under_runsc_and_networked_runs_are_refused(instance_factory
     record("runsc: a networked run", networked, None)
     assert networked.status_code == 503, networked.text
     assert "--network=none" in networked.json()["detail"], networked.text
+
+    allowlisted, _ = inst.run({"code": "print(1)", "allowed_hosts": ["pypi.org"], "timeout": 20})
+    record("runsc: an allowlisted run", allowlisted, None)
+    assert allowlisted.status_code == 503, allowlisted.text
+    assert "--network=none" in allowlisted.json()["detail"], allowlisted.text

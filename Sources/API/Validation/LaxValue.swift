@@ -66,6 +66,11 @@ struct LaxValue {
         return .failure(issue("dict_type", "Input should be a valid dictionary"))
     }
 
+    func array() -> Result<[JSONValue], ValidationIssue> {
+        if case .array(let items) = value { return .success(items) }
+        return .failure(issue("list_type", "Input should be a valid list"))
+    }
+
     func issue(_ type: String, _ message: String, ctx: [String: JSONValue]? = nil) -> ValidationIssue {
         ValidationIssue(type: type, loc: loc, msg: message, input: value, ctx: ctx)
     }

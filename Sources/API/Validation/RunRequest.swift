@@ -20,6 +20,21 @@ struct RunRequest: Sendable {
     var diskBytes: Int64?
     var cpus: Double?
     var allowNetwork: Bool
+    /// `allowed_hosts`: the canonical spelling of each entry (`HostPattern.description`),
+    /// duplicates removed, in request order; nil when the request gave none (or `null`).
+    ///
+    /// | request | answer |
+    /// |---|---|
+    /// | absent or `null` | no allowlist (`allow_network` alone decides) |
+    /// | 1 to `maxAllowedHosts` entries, each `HostPattern.parse`d | stored canonical; the run is networked (`apply(to:)`), so the egress 503 applies |
+    /// | not an array | `list_type` at the field |
+    /// | `[]` | 422 at the field: name at least one host |
+    /// | more than `maxAllowedHosts` | 422 at the field |
+    /// | an entry that is no string | `string_type` at `["body", "allowed_hosts", index]` |
+    /// | an entry `HostPattern.parse` refuses | 422 at its index, the parser's reason |
+    /// | a range the operator's egress policy refuses entirely (`EgressCeiling`) | 422 at its index, naming the range that refuses it; partly refused ranges pass |
+    /// | with `allow_network` given as false | 422 at the field: the list gives network access |
+    var allowedHosts: [String]?
     var environment: [EnvironmentVariable]
     var prebuildSpec: PrebuildSpec?
 
@@ -43,6 +58,8 @@ struct RunRequest: Sendable {
     /// The kernel's limit on one `NAME=value` string given to `exec` (`MAX_ARG_STRLEN`, 32
     /// pages, its closing NUL included): a longer one makes the container fail to start.
     static let maxEnvironmentEntryBytes = 131_072
+    /// Entries one run's `allowed_hosts` may hold.
+    static let maxAllowedHosts = 64
 
     /// Validates every field of `body` (a parsed JSON value); all problems are reported at once.
     static func validate(_ body: JSONValue, settings: ServiceSettings) -> Result<RunRequest, APIError> {
@@ -141,7 +158,30 @@ struct RunRequest: Sendable {
             }
         }
 
-        let allowNetwork = field("allow_network").flatMap { take($0.boolean()) } ?? false
+        let givenAllowNetwork = field("allow_network").flatMap { take($0.boolean()) }
+        let allowNetwork = givenAllowNetwork ?? false
+
+        // `allowed_hosts`: 1 to `maxAllowedHosts` `HostPattern` entries; the run then has the
+        // network, but reaches only these hosts (through the deployment's allowlist proxy), so
+        // an explicit `allow_network: false` contradicts it. A range the operator's egress
+        // policy refuses entirely (`EgressCeiling`) could never be reached: refused too.
+        var allowedHosts: [String]?
+        if let lax = field("allowed_hosts"), let items = take(lax.array()) {
+            if items.isEmpty {
+                issues.append(lax.valueError("allowed_hosts must name at least one host; leave it out for no allowlist"))
+            } else if items.count > maxAllowedHosts {
+                issues.append(lax.valueError("allowed_hosts may name at most \(maxAllowedHosts) entries, got \(items.count)"))
+            } else {
+                if givenAllowNetwork == false {
+                    issues.append(
+                        lax.valueError(
+                            "allowed_hosts gives the run network access to those hosts; it cannot be combined with allow_network: false"
+                        )
+                    )
+                }
+                allowedHosts = hostEntries(items, settings: settings, issues: &issues)
+            }
+        }
 
         var environment: [EnvironmentVariable] = []
         if let lax = field("environment"), let members = take(lax.object()) {
@@ -199,6 +239,7 @@ struct RunRequest: Sendable {
                 diskBytes: diskBytes,
                 cpus: cpus,
                 allowNetwork: allowNetwork,
+                allowedHosts: allowedHosts,
                 environment: environment,
                 prebuildSpec: prebuildSpec
             )
@@ -211,6 +252,38 @@ struct RunRequest: Sendable {
         guard let first = bytes.first else { return false }
         func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) || byte == UInt8(ascii: "_") }
         return isLetter(first) && bytes.allSatisfy { isLetter($0) || (0x30...0x39).contains($0) }
+    }
+
+    /// The canonical entries of a non-empty `allowed_hosts` list, first occurrences only; nil
+    /// (with an issue at the entry's index for each bad one) when any entry is refused.
+    private static func hostEntries(_ items: [JSONValue], settings: ServiceSettings, issues: inout [ValidationIssue]) -> [String]? {
+        var entries: [String] = []
+        var seen: Set<String> = []
+        var valid = true
+        for (index, item) in items.enumerated() {
+            let member = LaxValue(value: item, loc: ["body", "allowed_hosts", .index(index)])
+            let text: String
+            switch member.string() {
+            case .success(let string): text = string
+            case .failure(let issue):
+                issues.append(issue)
+                valid = false
+                continue
+            }
+            switch HostPattern.parse(text) {
+            case .failure(let failure):
+                issues.append(member.valueError(failure.description))
+                valid = false
+            case .success(let pattern):
+                if case .network(let network) = pattern, let refusal = EgressCeiling.refuses(network, settings: settings) {
+                    issues.append(member.valueError(refusal))
+                    valid = false
+                } else if seen.insert(pattern.description).inserted {
+                    entries.append(pattern.description)
+                }
+            }
+        }
+        return valid ? entries : nil
     }
 
     private static func size(of text: String, at lax: LaxValue, min: Int64, maxMB: Int, issues: inout [ValidationIssue]) -> Int64? {
@@ -234,7 +307,10 @@ struct RunRequest: Sendable {
         payload.files = files
         payload.entrypoint = entrypoint
         payload.stdin = stdin
-        payload.allowNetwork = allowNetwork
+        // An allowlist is a networked run (so the egress availability check applies to it),
+        // limited to the listed hosts.
+        payload.allowNetwork = allowNetwork || allowedHosts != nil
+        payload.allowedHosts = allowedHosts
         payload.environment = environment
         if let timeout { payload.timeoutSeconds = timeout }
         if let memoryBytes { payload.memoryBytes = memoryBytes }

@@ -25,6 +25,13 @@ public struct RunRequest: Sendable, Equatable, Codable {
     public var diskLimit: String?
     /// Whether the program may reach the network (off by default).
     public var allowNetwork: Bool?
+    /// The only hosts the program may reach (1 to 64 entries; `nil` for no allowlist): a name
+    /// matched exactly (`pypi.org`), `*.` and a domain for every name below it
+    /// (`*.pythonhosted.org`, not the domain itself), or an IPv4 address or range
+    /// (`203.0.113.0/24`). It implies network access, so it cannot be combined with
+    /// `allowNetwork: false`. The program reaches the hosts only through the proxy named by
+    /// `HTTP_PROXY` / `HTTPS_PROXY`; direct connections are refused.
+    public var allowedHosts: [String]?
     /// Environment variables for the program.
     public var environment: [String: String]?
     /// How to rebuild a prebuilt image that the service does not have.
@@ -43,6 +50,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
         cpuShares: Int? = nil,
         diskLimit: String? = nil,
         allowNetwork: Bool? = nil,
+        allowedHosts: [String]? = nil,
         environment: [String: String]? = nil
     ) {
         self.code = code
@@ -56,6 +64,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
         self.cpuShares = cpuShares
         self.diskLimit = diskLimit
         self.allowNetwork = allowNetwork
+        self.allowedHosts = allowedHosts
         self.environment = environment
     }
 
@@ -87,6 +96,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
         case cpuShares = "cpu_shares"
         case diskLimit = "disk_limit"
         case allowNetwork = "allow_network"
+        case allowedHosts = "allowed_hosts"
         case prebuildSpec = "prebuild_spec"
     }
 }

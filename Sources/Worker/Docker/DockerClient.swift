@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Queue
 
 /// A thin, typed client of the Docker Engine API over its unix socket: one long-lived
 /// `HTTPClient`, API version pinned to 1.41, and the `Host: localhost` header Docker insists on
@@ -211,17 +212,38 @@ final class DockerClient: Sendable {
     /// The host interface of the bridge network `name` (its `com.docker.network.bridge.name`
     /// option, else Docker's `br-<id>`), or nil when there is no such network.
     func networkBridge(_ name: String) async throws -> String? {
+        try await bridgeNetwork(name)?.interface
+    }
+
+    /// The bridge network `name` as the host sees it: its interface and its gateway address (the
+    /// host's own address on it), or nil when there is no such network.
+    func bridgeNetwork(_ name: String) async throws -> BridgeNetwork? {
         struct Network: Decodable {
+            struct Addressing: Decodable {
+                struct Range: Decodable {
+                    var gateway: String?
+                    enum CodingKeys: String, CodingKey { case gateway = "Gateway" }
+                }
+                var config: [Range]?
+                enum CodingKeys: String, CodingKey { case config = "Config" }
+            }
             var id: String
             var options: [String: String]?
+            var addressing: Addressing?
             enum CodingKeys: String, CodingKey {
                 case id = "Id"
                 case options = "Options"
+                case addressing = "IPAM"
             }
         }
         do {
             let network = try await decode(Network.self, from: request(.GET, "/networks/\(name)"))
-            return network.options?[SandboxSpec.bridgeNameOption] ?? "br-" + String(network.id.prefix(12))
+            let gateway = network.addressing?.config?.lazy.compactMap(\.gateway)
+                .compactMap { try? IPv4Network.parse($0).get() }.first
+            return BridgeNetwork(
+                interface: network.options?[SandboxSpec.bridgeNameOption] ?? "br-" + String(network.id.prefix(12)),
+                gateway: gateway
+            )
         } catch let error as DockerEngineError where error.isNotFound {
             return nil
         }

@@ -1,3 +1,5 @@
+import Queue
+
 /// The parts of the Engine API's JSON that the worker reads or writes (API version 1.41), with
 /// Swift names; each type's `CodingKeys` spell the engine's (`Id`, `HostConfig`, …).
 
@@ -65,6 +67,8 @@ struct HostConfig: Encodable, Sendable {
     var shmSize: Int64
     /// Kernel settings of the container's own namespaces (IPv6 off on a networked sandbox).
     var sysctls: [String: String]? = nil
+    /// `host-path:container-path:options` bind mounts (an allowlisted run's `resolv.conf`).
+    var binds: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case memory = "Memory"
@@ -84,6 +88,7 @@ struct HostConfig: Encodable, Sendable {
         case autoRemove = "AutoRemove"
         case shmSize = "ShmSize"
         case sysctls = "Sysctls"
+        case binds = "Binds"
     }
 }
 
@@ -186,6 +191,14 @@ struct EngineErrorBody: Decodable {
 }
 
 /// `POST /networks/create` body.
+/// A bridge network as the host sees it (`DockerClient.bridgeNetwork`).
+struct BridgeNetwork: Sendable, Equatable {
+    /// The host interface (`cr-<deployment>`).
+    var interface: String
+    /// The host's address on the bridge (a `/32`); nil if the engine reported none in IPv4.
+    var gateway: IPv4Network?
+}
+
 struct NetworkCreate: Encodable, Sendable, Equatable {
     var name: String
     var driver: String

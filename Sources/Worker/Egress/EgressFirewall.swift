@@ -36,15 +36,18 @@ struct EgressFirewall: Sendable {
         return true
     }
 
-    /// Removes the jumps (every copy) and the chains; what is already gone is fine.
-    func remove(_ policy: EgressPolicy) async {
-        for jump in policy.jumps {
+    /// Removes the jumps (every copy) and the chains, but those `kept` (the policy now in force)
+    /// also has: emptying a chain the new policy shares would open it. What is already gone is
+    /// fine.
+    func remove(_ policy: EgressPolicy, keeping kept: EgressPolicy? = nil) async {
+        for jump in policy.jumps where kept?.jumps.contains(jump) != true {
             while await holds(jump) {
                 guard (try? await iptables(["-D", jump.from] + jump.rule)) != nil else { break }
             }
         }
-        for chain in policy.chains { _ = try? await iptables(["-F", chain]) }
-        for chain in policy.chains { _ = try? await iptables(["-X", chain]) }
+        let chains = policy.chains.filter { kept?.chains.contains($0) != true }
+        for chain in chains { _ = try? await iptables(["-F", chain]) }
+        for chain in chains { _ = try? await iptables(["-X", chain]) }
     }
 
     private func holds(_ jump: EgressPolicy.Jump) async -> Bool {
@@ -57,48 +60,11 @@ struct EgressFirewall: Sendable {
             .split(separator: "\n").map(String.init)
     }
 
-    /// Runs `tool` from `searchPath` with `input` on its standard input; its standard output, or
-    /// a failure quoting its standard error.
     private func run(_ tool: String, _ arguments: [String], input: String?) async throws(Failure) -> String {
-        guard
-            let executable = searchPath.split(separator: ":").map({ "\($0)/\(tool)" })
-                .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
-        else {
-            throw Failure(description: "\(tool) was not found (PATH \(searchPath)); install iptables on the engine's host")
-        }
-        let outcome: Result<String, Failure> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Self.runBlocking(executable, arguments, input: input))
-            }
-        }
-        return try outcome.get()
-    }
-
-    private static func runBlocking(_ executable: String, _ arguments: [String], input: String?) -> Result<String, Failure> {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = stdin
-        let command = ([executable] + arguments).joined(separator: " ")
         do {
-            try process.run()
+            return try await HostCommand(searchPath: searchPath).run(tool, arguments, input: input)
         } catch {
-            return .failure(Failure(description: "\(command): \(error)"))
+            throw Failure(description: error.description)
         }
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        let complaint = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: complaint, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            return .failure(Failure(description: "\(command) exited with \(process.terminationStatus): \(message)"))
-        }
-        return .success(String(decoding: printed, as: UTF8.self))
     }
 }

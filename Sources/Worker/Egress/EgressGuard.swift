@@ -9,6 +9,17 @@ protocol SandboxNetwork: Sendable {
     /// Makes the network ready for a networked container run by the OCI runtime `runtime` (nil:
     /// the engine's default), or throws why it cannot be.
     func prepare(deploymentID: String, runtime: String?) async throws(ExecutionFailure)
+
+    /// Admits a run limited to `hosts` (`allowed_hosts`, in `HostPattern` spelling): the
+    /// deployment's allowlist network and proxy ready, and a grant for the run written, which
+    /// lapses after `lifetimeSeconds` unless revoked first.
+    func admit(_ hosts: [String], deploymentID: String, runtime: String?, lifetimeSeconds: Int) async throws(ExecutionFailure) -> ProxyGrant
+
+    /// Makes the allowlist network exist again (another worker removed it as it stopped).
+    func prepareAllowlist(deploymentID: String) async throws(ExecutionFailure)
+
+    /// Withdraws a grant: the proxy refuses its token from now on.
+    func revoke(_ grant: ProxyGrant) async
 }
 
 /// Keeps the deployment's egress policy (`EgressPolicy`) in force on its sandbox network: before
@@ -25,16 +36,22 @@ actor EgressGuard: SandboxNetwork {
     private let logger: Logger
     /// The policy last installed, to remove it with the network.
     private var installed: EgressPolicy?
+    /// The allowlist proxy's start or reload under way, which concurrent admissions share.
+    private var proxyStart: (configuration: ProxyConfiguration, task: Task<Result<Void, AllowlistProxy.Failure>, Never>)?
     /// Nil while networked runs may start; otherwise why they may not.
     private(set) var problem: String?
+    /// The executable squid runs as the allowlist proxy's helpers (`proxy-helper`): this one.
+    private let helperExecutable: String
 
     init(
         docker: DockerClient,
         settings: ServiceSettings,
         firewall: EgressFirewall = EgressFirewall(),
         resolvConf: String = "/etc/resolv.conf",
+        helperExecutable: String = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0],
         logger: Logger
     ) {
+        self.helperExecutable = helperExecutable
         self.docker = docker
         self.firewall = firewall
         self.allowed = settings.egressAllowCIDRs
@@ -44,45 +61,73 @@ actor EgressGuard: SandboxNetwork {
     }
 
     func prepare(deploymentID: String, runtime: String?) async throws(ExecutionFailure) {
-        // gVisor registered with --network=none (the only way it runs on hosts like this one)
-        // gives its sandboxes loopback only: a networked run would quietly have no network
-        if let runtime, await registeredWithoutNetwork(runtime) {
-            throw ExecutionFailure(
-                failure: JobFailure(
-                    statusCode: 503,
-                    detail:
-                        "Networked runs are unavailable: SANDBOX_RUNTIME=\(runtime) is registered with --network=none, so its sandboxes have no network"
-                ),
-                retryable: false
-            )
-        }
-        do {
-            try await docker.ensureNetwork(SandboxSpec.network(deploymentID: deploymentID))
-        } catch let error as DockerEngineError {
-            throw ExecutionFailure(engineError: error, image: "")
-        } catch {
-            throw .internalError(error, while: "creating the sandbox network")
-        }
+        try await refuseWithoutNetwork(runtime)
+        try await ensure(SandboxSpec.network(deploymentID: deploymentID))
         if let problem = await enforce(deploymentID: deploymentID) {
-            throw ExecutionFailure(
-                failure: JobFailure(statusCode: 503, detail: "Networked runs are unavailable: \(problem)"),
-                retryable: false
-            )
+            throw Self.unavailable("Networked runs", problem)
         }
     }
 
-    /// Checks the policy of the deployment's network, if the network exists, and repairs it;
-    /// without a network, checks that the firewall can be used at all. Returns (and keeps in
-    /// `problem`) why networked runs cannot start, or nil.
+    func admit(_ hosts: [String], deploymentID: String, runtime: String?, lifetimeSeconds: Int) async throws(ExecutionFailure) -> ProxyGrant {
+        try await refuseWithoutNetwork(runtime)
+        try await prepareAllowlist(deploymentID: deploymentID)
+        let gateway: IPv4Network
+        do {
+            guard let network = try await docker.bridgeNetwork(SandboxSpec.allowlistNetworkName(deploymentID: deploymentID)),
+                let address = network.gateway
+            else {
+                throw Self.unavailable("Allowlisted runs", "the allowlist network has no IPv4 gateway for the proxy to listen on")
+            }
+            gateway = address
+        } catch let failure as ExecutionFailure {
+            throw failure
+        } catch {
+            throw .internalError(error, while: "inspecting the allowlist network")
+        }
+        if let problem = await enforce(deploymentID: deploymentID) {
+            throw Self.unavailable("Allowlisted runs", problem)
+        }
+        let proxy = AllowlistProxy(deploymentID: deploymentID)
+        let listenAddress = String(gateway.description.dropLast(3))
+        do {
+            try await startProxy(proxy, configuration(of: proxy, listeningOn: listenAddress))
+            let token = try proxy.grant(hosts, lifetimeSeconds: lifetimeSeconds)
+            return ProxyGrant(
+                token: token,
+                proxyAddress: listenAddress,
+                proxyPort: AllowlistProxy.port,
+                deploymentID: deploymentID,
+                resolvConfPath: proxy.resolvConfPath,
+                networkName: SandboxSpec.allowlistNetworkName(deploymentID: deploymentID)
+            )
+        } catch {
+            throw Self.unavailable("Allowlisted runs", "the allowlist proxy could not be used: \(error)")
+        }
+    }
+
+    func prepareAllowlist(deploymentID: String) async throws(ExecutionFailure) {
+        try await ensure(SandboxSpec.allowlistNetwork(deploymentID: deploymentID))
+    }
+
+    func revoke(_ grant: ProxyGrant) async {
+        AllowlistProxy(deploymentID: grant.deploymentID).revoke(token: grant.token)
+    }
+
+    /// Checks the policy of the deployment's networks (the sandbox network and the allowlist
+    /// network), if either exists, and repairs it; without a network, checks that the firewall
+    /// can be used at all. Returns (and keeps in `problem`) why networked runs cannot start, or
+    /// nil.
     @discardableResult
     func enforce(deploymentID: String) async -> String? {
-        let bridge: String?
+        let sandboxNetwork: BridgeNetwork?
+        let allowlistNetwork: BridgeNetwork?
         do {
-            bridge = try await docker.networkBridge(SandboxSpec.networkName(deploymentID: deploymentID))
+            sandboxNetwork = try await docker.bridgeNetwork(SandboxSpec.networkName(deploymentID: deploymentID))
+            allowlistNetwork = try await docker.bridgeNetwork(SandboxSpec.allowlistNetworkName(deploymentID: deploymentID))
         } catch {
             return record("the sandbox network could not be inspected: \(error)")
         }
-        guard let bridge else {
+        guard sandboxNetwork != nil || allowlistNetwork != nil else {
             do {
                 try await firewall.checkUsable()
                 return record(nil)
@@ -92,12 +137,23 @@ actor EgressGuard: SandboxNetwork {
         }
         // Rules written in another network namespace (a worker under systemd's PrivateNetwork,
         // or in a container of its own) would hold there and police nothing.
-        guard FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") else {
+        for bridge in [sandboxNetwork, allowlistNetwork].compactMap(\.?.interface)
+        where !FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") {
             return record(
                 "the sandbox bridge \(bridge) is not visible to this worker: it must share the network namespace of the engine's host"
             )
         }
-        let policy = policy(deploymentID: deploymentID, bridge: bridge)
+        var allowlist: EgressPolicy.AllowlistBridge?
+        if let allowlistNetwork {
+            guard let gateway = allowlistNetwork.gateway else {
+                return record("the allowlist network \(allowlistNetwork.interface) has no IPv4 gateway")
+            }
+            allowlist = EgressPolicy.AllowlistBridge(interface: allowlistNetwork.interface, gateway: gateway, proxyPort: AllowlistProxy.port)
+            let lapsed = AllowlistProxy(deploymentID: deploymentID).removeLapsedGrants()
+            if lapsed > 0 { logger.info("removed lapsed allowlist grants", metadata: ["count": "\(lapsed)"]) }
+        }
+        let bridge = sandboxNetwork?.interface ?? SandboxSpec.bridgeName(deploymentID: deploymentID)
+        let policy = policy(deploymentID: deploymentID, bridge: bridge, allowlist: allowlist)
         if await firewall.isInstalled(policy) {
             installed = policy
             return record(nil)
@@ -110,7 +166,7 @@ actor EgressGuard: SandboxNetwork {
         guard await firewall.isInstalled(policy) else {
             return record("the egress policy did not hold after it was installed (another program rewrites the firewall?)")
         }
-        if let previous = installed, previous != policy { await firewall.remove(previous) }
+        if let previous = installed, previous != policy { await firewall.remove(previous, keeping: policy) }
         if installed == nil {
             logger.info("egress policy installed", metadata: ["bridge": "\(bridge)", "chain": "\(policy.forwardChain)"])
         } else {
@@ -120,18 +176,92 @@ actor EgressGuard: SandboxNetwork {
         return record(nil)
     }
 
-    /// Removes the deployment's network unless a container is still attached, and with it its
-    /// rules. True when the network is gone.
+    /// Removes the deployment's networks unless a container is still attached to one, and with
+    /// them the allowlist proxy and the rules. True when both networks are gone.
     func removeNetwork(deploymentID: String) async throws -> Bool {
         let name = SandboxSpec.networkName(deploymentID: deploymentID)
+        let allowlistName = SandboxSpec.allowlistNetworkName(deploymentID: deploymentID)
         // a network removed by someone else leaves its rules to us: those of the bridge name
         // this service gives it
         let bridge = try await docker.networkBridge(name) ?? SandboxSpec.bridgeName(deploymentID: deploymentID)
+        guard try await docker.removeNetworkIfUnused(allowlistName) else { return false }
+        do {
+            try await AllowlistProxy(deploymentID: deploymentID).stop()
+        } catch {
+            logger.warning("the allowlist proxy did not stop cleanly", metadata: ["error": "\(error)"])
+        }
         guard try await docker.removeNetworkIfUnused(name) else { return false }
-        await firewall.remove(policy(deploymentID: deploymentID, bridge: bridge))
-        if let installed, installed.bridge != bridge { await firewall.remove(installed) }
+        // the allowlist chain goes whatever its gateway was: only its name matters here
+        let allowlist = EgressPolicy.AllowlistBridge(
+            interface: SandboxSpec.allowlistBridgeName(deploymentID: deploymentID),
+            gateway: .everything,
+            proxyPort: AllowlistProxy.port
+        )
+        await firewall.remove(policy(deploymentID: deploymentID, bridge: bridge, allowlist: allowlist))
+        if let installed, installed.bridge != bridge || installed.allowlist?.interface != allowlist.interface {
+            await firewall.remove(installed)
+        }
         installed = nil
         return true
+    }
+
+    private func refuseWithoutNetwork(_ runtime: String?) async throws(ExecutionFailure) {
+        // gVisor registered with --network=none (the only way it runs on hosts like this one)
+        // gives its sandboxes loopback only: a networked run would quietly have no network
+        if let runtime, await registeredWithoutNetwork(runtime) {
+            throw Self.unavailable(
+                "Networked runs",
+                "SANDBOX_RUNTIME=\(runtime) is registered with --network=none, so its sandboxes have no network"
+            )
+        }
+    }
+
+    private func ensure(_ network: NetworkCreate) async throws(ExecutionFailure) {
+        do {
+            try await docker.ensureNetwork(network)
+        } catch let error as DockerEngineError {
+            throw ExecutionFailure(engineError: error, image: "")
+        } catch {
+            throw .internalError(error, while: "creating the sandbox network")
+        }
+    }
+
+    /// The 503 of `kind` ("Networked runs") refused for `reason`.
+    private static func unavailable(_ kind: String, _ reason: String) -> ExecutionFailure {
+        ExecutionFailure(failure: JobFailure(statusCode: 503, detail: "\(kind) are unavailable: \(reason)"), retryable: false)
+    }
+
+    /// Starts or reloads the proxy; admissions that arrive meanwhile with the same
+    /// configuration wait for the same start.
+    private func startProxy(_ proxy: AllowlistProxy, _ configuration: ProxyConfiguration) async throws(AllowlistProxy.Failure) {
+        if let current = proxyStart, current.configuration == configuration {
+            return try await current.task.value.get()
+        }
+        let task = Task { () -> Result<Void, AllowlistProxy.Failure> in
+            do throws(AllowlistProxy.Failure) {
+                try await proxy.ensureRunning(configuration)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        proxyStart = (configuration, task)
+        let outcome = await task.value
+        if proxyStart?.task == task { proxyStart = nil }
+        try outcome.get()
+    }
+
+    private func configuration(of proxy: AllowlistProxy, listeningOn address: String) -> ProxyConfiguration {
+        ProxyConfiguration(
+            listenAddress: address,
+            port: AllowlistProxy.port,
+            directory: proxy.directory,
+            helperExecutable: helperExecutable,
+            allowed: allowed,
+            denied: denied,
+            hostAddresses: HostAddresses.ipv4(),
+            hostsFileDigest: SHA256.hexDigest(Array(FileManager.default.contents(atPath: "/etc/hosts") ?? Data()))
+        )
     }
 
     /// True when the engine registers `runtime` with `--network=none`. An engine that cannot say
@@ -145,7 +275,7 @@ actor EgressGuard: SandboxNetwork {
         }
     }
 
-    private func policy(deploymentID: String, bridge: String) -> EgressPolicy {
+    private func policy(deploymentID: String, bridge: String, allowlist: EgressPolicy.AllowlistBridge? = nil) -> EgressPolicy {
         var resolvers: [IPv4Network] = []
         do {
             resolvers = EgressPolicy.resolvers(inResolvConf: try String(contentsOfFile: resolvConf, encoding: .utf8))
@@ -156,7 +286,14 @@ actor EgressGuard: SandboxNetwork {
                 metadata: ["file": "\(resolvConf)", "error": "\(error)"]
             )
         }
-        return EgressPolicy(deploymentID: deploymentID, bridge: bridge, resolvers: resolvers, allowed: allowed, denied: denied)
+        return EgressPolicy(
+            deploymentID: deploymentID,
+            bridge: bridge,
+            resolvers: resolvers,
+            allowed: allowed,
+            denied: denied,
+            allowlist: allowlist
+        )
     }
 
     private func record(_ problem: String?) -> String? {

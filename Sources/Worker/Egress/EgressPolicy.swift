@@ -13,6 +13,12 @@ import Queue
 /// | to `defaultDenied`: this-network, RFC 1918, CGNAT, loopback, link-local (cloud metadata), IETF assignments, benchmarking, multicast, reserved and broadcast | refused |
 /// | anything else (public unicast) | allowed (chain `<chain>`, jumped to from `DOCKER-USER`, which Docker evaluates first in `FORWARD`) |
 ///
+/// The allowlist bridge (`SandboxSpec.allowlistNetwork`), once it exists, is policed by the same
+/// policy (`allowlist`): everything its sandboxes send to other hosts is refused (`DOCKER-USER`
+/// jumps straight to `<chain>-no`), and of the host only the allowlist proxy's port on the
+/// bridge's gateway answers (chain `<chain>-al`, from `INPUT`). DNS is refused too: the proxy
+/// resolves names, and a sandbox that asks a resolver instead learns at once that it may not.
+///
 /// Refused means a jump to `<chain>-no`, which `REJECT`s: TCP with a reset, anything else with
 /// an ICMP port-unreachable, so a connection fails at once with "connection refused" instead of
 /// hanging until its timeout (a reset, unlike the ICMP answers, is not rate-limited by the
@@ -33,12 +39,19 @@ struct EgressPolicy: Sendable, Equatable {
     var resolvers: [IPv4Network]
     var allowed: [IPv4Network]
     var denied: [IPv4Network]
+    /// The allowlist bridge, when its network exists.
+    var allowlist: AllowlistBridge? = nil
+
+    /// Where allowlisted runs sit: their bridge, and the one port of the host they may reach.
+    struct AllowlistBridge: Sendable, Equatable {
+        var interface: String
+        /// The bridge's gateway (a `/32`), where the allowlist proxy listens.
+        var gateway: IPv4Network
+        var proxyPort: Int
+    }
 
     /// The ranges no networked sandbox reaches unless `EGRESS_ALLOW_CIDRS` names them.
-    static let defaultDenied: [IPv4Network] = [
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-        "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-    ].compactMap { try? IPv4Network.parse($0).get() }
+    static let defaultDenied = EgressCeiling.defaultDenied
 
     /// The chain of forwarded traffic (to other hosts); at most 28 characters, as iptables requires.
     var forwardChain: String { "CR-" + String(deploymentID.prefix(20)) }
@@ -46,9 +59,11 @@ struct EgressPolicy: Sendable, Equatable {
     var inputChain: String { forwardChain + "-in" }
     /// The chain that refuses.
     var refuseChain: String { forwardChain + "-no" }
+    /// The chain of traffic from the allowlist bridge to the host.
+    var allowlistChain: String { forwardChain + "-al" }
 
     /// Every chain of the policy, the ones that jump first.
-    var chains: [String] { [forwardChain, inputChain, refuseChain] }
+    var chains: [String] { [forwardChain, inputChain] + (allowlist == nil ? [] : [allowlistChain]) + [refuseChain] }
 
     /// A jump from a built-in or Docker chain into one of ours.
     struct Jump: Sendable, Equatable {
@@ -57,10 +72,15 @@ struct EgressPolicy: Sendable, Equatable {
     }
 
     var jumps: [Jump] {
-        [
+        var jumps = [
             Jump(from: "DOCKER-USER", rule: ["-i", bridge, "-j", forwardChain]),
             Jump(from: "INPUT", rule: ["-i", bridge, "-j", inputChain]),
         ]
+        if let allowlist {
+            jumps.append(Jump(from: "DOCKER-USER", rule: ["-i", allowlist.interface, "-j", refuseChain]))
+            jumps.append(Jump(from: "INPUT", rule: ["-i", allowlist.interface, "-j", allowlistChain]))
+        }
+        return jumps
     }
 
     private var dnsRules: [String] {
@@ -79,11 +99,20 @@ struct EgressPolicy: Sendable, Equatable {
         return ["-N \(forwardChain)"] + body.map { "-A \(forwardChain) \($0)" }
     }
 
+    private static let answers = "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+
     /// `iptables -S <inputChain>` once installed. Answers to connections the host opened to a
     /// sandbox pass; nothing the sandbox opens does, but DNS to the resolvers.
     var inputRules: [String] {
-        let answers = "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
-        return ["-N \(inputChain)"] + ([answers] + dnsRules + [refuse]).map { "-A \(inputChain) \($0)" }
+        ["-N \(inputChain)"] + ([Self.answers] + dnsRules + [refuse]).map { "-A \(inputChain) \($0)" }
+    }
+
+    /// `iptables -S <allowlistChain>` once installed (empty without an allowlist bridge): the
+    /// proxy's port on the gateway, and nothing else of the host.
+    var allowlistRules: [String] {
+        guard let allowlist else { return [] }
+        let proxy = "-d \(allowlist.gateway) -p tcp -m tcp --dport \(allowlist.proxyPort) -j RETURN"
+        return ["-N \(allowlistChain)"] + [Self.answers, proxy, refuse].map { "-A \(allowlistChain) \($0)" }
     }
 
     /// `iptables -S <refuseChain>` once installed.
@@ -97,14 +126,16 @@ struct EgressPolicy: Sendable, Equatable {
 
     /// Each chain's rules, as `iptables -S <chain>` prints them.
     var rules: [String: [String]] {
-        [forwardChain: forwardRules, inputChain: inputRules, refuseChain: refuseRules]
+        var rules = [forwardChain: forwardRules, inputChain: inputRules, refuseChain: refuseRules]
+        if allowlist != nil { rules[allowlistChain] = allowlistRules }
+        return rules
     }
 
     /// What `iptables-restore --noflush` reads to (re)write the chains in one transaction: a
     /// chain named in the input is created, or emptied and refilled, atomically.
     var restoreInput: String {
         var lines = ["*filter"] + chains.map { ":\($0) - [0:0]" }
-        lines += (forwardRules + inputRules + refuseRules).filter { $0.hasPrefix("-A ") }
+        lines += (forwardRules + inputRules + allowlistRules + refuseRules).filter { $0.hasPrefix("-A ") }
         lines.append("COMMIT")
         return lines.joined(separator: "\n") + "\n"
     }

@@ -69,18 +69,55 @@ struct SandboxRunner: Sendable {
                 throw .internalError(error, while: "running the program in a warm container")
             }
         }
+        // before the container exists: an engine restart from here on changes it
+        let engineSocket = docker.socketIdentity()
+        let grant = try await admit(payload, as: identity)
+        let result: RunResult
+        do {
+            result = try await runCold(payload, as: identity, grant: grant, engineSocket: engineSocket)
+        } catch {
+            if let grant { await network.revoke(grant) }
+            throw error
+        }
+        if let grant { await network.revoke(grant) }
+        return result
+    }
+
+    /// An allowlisted run's admission to the proxy (nil for other runs); a networked run's
+    /// network made ready.
+    private func admit(_ payload: RunPayload, as identity: RunIdentity) async throws(ExecutionFailure) -> ProxyGrant? {
+        if let hosts = payload.allowedHosts {
+            return try await network.admit(
+                hosts,
+                deploymentID: identity.deploymentID,
+                runtime: ociRuntime,
+                lifetimeSeconds: payload.timeoutSeconds + Self.grantMarginSeconds
+            )
+        }
+        if payload.allowNetwork { try await network.prepare(deploymentID: identity.deploymentID, runtime: ociRuntime) }
+        return nil
+    }
+
+    /// How long a grant outlives its run's deadline: container creation, image rebuilds and
+    /// the output's collection come on top of the program's time.
+    static let grantMarginSeconds = 600
+
+    private func runCold(
+        _ payload: RunPayload,
+        as identity: RunIdentity,
+        grant: ProxyGrant?,
+        engineSocket: EngineSocketIdentity?
+    ) async throws(ExecutionFailure) -> RunResult {
         let config = SandboxSpec.container(
             for: payload,
             jobID: identity.jobID,
             workerID: identity.workerID,
             deploymentID: identity.deploymentID,
-            runtime: ociRuntime
+            runtime: ociRuntime,
+            proxy: grant
         )
         let containerID: String
-        // before the container exists: an engine restart from here on changes it
-        let engineSocket = docker.socketIdentity()
         do {
-            if payload.allowNetwork { try await network.prepare(deploymentID: identity.deploymentID, runtime: ociRuntime) }
             do {
                 containerID = try await docker.createContainer(config)
             } catch let error as DockerEngineError where error.isMissingImage && payload.prebuild != nil && builder != nil {
@@ -88,7 +125,11 @@ struct SandboxRunner: Sendable {
                 containerID = try await docker.createContainer(config)
             } catch let error as DockerEngineError where error.isMissingNetwork && payload.allowNetwork {
                 // the deployment's last other worker removed the network as it stopped
-                try await network.prepare(deploymentID: identity.deploymentID, runtime: ociRuntime)
+                if grant != nil {
+                    try await network.prepareAllowlist(deploymentID: identity.deploymentID)
+                } else {
+                    try await network.prepare(deploymentID: identity.deploymentID, runtime: ociRuntime)
+                }
                 containerID = try await docker.createContainer(config)
             }
         } catch let failure as ExecutionFailure {

@@ -14,7 +14,7 @@ import Queue
 /// | memory | `Memory = MemorySwap` (no swap) |
 /// | CPU | `NanoCpus` (the request's `cpus`, at most the host's processors: Docker refuses more) and `CpuShares` |
 /// | processes | `PidsLimit` |
-/// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge (`network(deploymentID:)`) with inter-container traffic disabled, the egress policy on its traffic (`EgressPolicy`) and IPv6 off |
+/// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge (`network(deploymentID:)`) with inter-container traffic disabled, the egress policy on its traffic (`EgressPolicy`) and IPv6 off; a run with `allowed_hosts` joins the allowlist bridge instead (`allowlistNetwork(deploymentID:)`), where it reaches the allowlist proxy and nothing else, and gets the proxy's URL in `HTTP_PROXY`/`HTTPS_PROXY` (`ProxyGrant`) and a `resolv.conf` naming only its own loopback, so a name it looks up itself fails at once (Docker's embedded DNS would take 10 s to give up on the refused upstream) |
 /// | logging | none: output is read live through attach |
 /// | PID 1 | docker-init, which reaps zombies; the container ends when the entrypoint does |
 /// | labels | deployment, job, worker, the worker's process (`processLabel`) |
@@ -55,6 +55,23 @@ enum SandboxSpec {
         )
     }
 
+    /// The bridge network of a deployment's allowlisted runs (`allowed_hosts`):
+    /// `code-runner-<deployment>-allowlist`.
+    static func allowlistNetworkName(deploymentID: String) -> String { networkName(deploymentID: deploymentID) + "-allowlist" }
+
+    /// The network `allowlistNetworkName` names: like `network(deploymentID:)`, on the bridge
+    /// `allowlistBridgeName`, whose sandboxes the egress policy lets reach the allowlist proxy on
+    /// the bridge's gateway and nothing else (`EgressPolicy.allowlist`).
+    static func allowlistNetwork(deploymentID: String) -> NetworkCreate {
+        var spec = network(deploymentID: deploymentID)
+        spec.name = allowlistNetworkName(deploymentID: deploymentID)
+        spec.options[bridgeNameOption] = allowlistBridgeName(deploymentID: deploymentID)
+        return spec
+    }
+
+    /// `ca-<deployment>`: the allowlist network's host interface.
+    static func allowlistBridgeName(deploymentID: String) -> String { "ca-" + String(deploymentID.prefix(12)) }
+
     /// The network option that names the bridge interface on the host.
     static let bridgeNameOption = "com.docker.network.bridge.name"
 
@@ -82,13 +99,19 @@ enum SandboxSpec {
         workerID: String,
         deploymentID: String,
         runtime: String?,
+        proxy: ProxyGrant? = nil,
         hostCPUs: Int = hostCPUs
     ) -> ContainerConfig {
-        ContainerConfig(
+        var environment = payload.environment.map { ($0.name, $0.value) }
+        if let proxy {
+            environment.removeAll { ProxyGrant.variableNames.contains($0.0) }
+            environment += proxy.environment
+        }
+        return ContainerConfig(
             image: payload.image,
             entrypoint: nil,
             user: "1000:1000",
-            environment: payload.environment.map { "\($0.name)=\($0.value)" },
+            environment: environment.map { "\($0.0)=\($0.1)" },
             labels: [deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID, processLabel: processToken],
             networkDisabled: !payload.allowNetwork,
             hostConfig: HostConfig(
@@ -101,14 +124,15 @@ enum SandboxSpec {
                 tmpfs: ["/tmp": "rw,exec,nosuid,nodev,size=\(payload.diskBytes),uid=1000,gid=1000,mode=0755"],
                 capDrop: ["ALL"],
                 securityOptions: ["no-new-privileges"],
-                networkMode: payload.allowNetwork ? networkName(deploymentID: deploymentID) : nil,
+                networkMode: proxy?.networkName ?? (payload.allowNetwork ? networkName(deploymentID: deploymentID) : nil),
                 logConfig: LogConfiguration(type: "none"),
                 initProcess: true,
                 runtime: runtime,
                 // `/dev/shm` stays (POSIX semaphores: Python's multiprocessing needs it) but at
                 // 1 MiB, so it is no second disk: the only real writable space is `/tmp`.
                 shmSize: shmBytes,
-                sysctls: payload.allowNetwork ? networkedSysctls : nil
+                sysctls: payload.allowNetwork ? networkedSysctls : nil,
+                binds: proxy.map { ["\($0.resolvConfPath):/etc/resolv.conf:ro"] }
             )
         )
     }

@@ -1,0 +1,33 @@
+import CodeRunnerClient
+import Foundation
+import Testing
+
+/// The body `RunRequest` sends (no service needed): `allowed_hosts` under its wire name, in
+/// order, and left out when nil.
+struct RunRequestTests {
+    func encoded(_ request: RunRequest) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? [String: Any])
+    }
+
+    @Test("allowedHosts is sent as allowed_hosts, in order; allow_network stays unset unless given")
+    func allowedHostsOnTheWire() throws {
+        let request = RunRequest(runtime: .python, code: "print(1)", allowedHosts: ["pypi.org", "*.pythonhosted.org", "203.0.113.0/24"])
+        let body = try encoded(request)
+        #expect(body["allowed_hosts"] as? [String] == ["pypi.org", "*.pythonhosted.org", "203.0.113.0/24"])
+        #expect(body["allow_network"] == nil)
+        #expect(body["allowedHosts"] == nil)
+
+        let both = try encoded(RunRequest(code: "x", allowNetwork: true, allowedHosts: ["example.org"], environment: ["A": "1"]))
+        #expect(both["allow_network"] as? Bool == true)
+        #expect(both["allowed_hosts"] as? [String] == ["example.org"])
+        #expect(both["environment"] as? [String: String] == ["A": "1"])
+    }
+
+    @Test("no allowlist: the key is left out; a decoded body keeps the list")
+    func withoutAllowlist() throws {
+        #expect(try encoded(RunRequest(code: "x")).keys.contains("allowed_hosts") == false)
+        let decoded = try JSONDecoder().decode(RunRequest.self, from: Data(#"{"code": "x", "image": "go", "allowed_hosts": ["a.example"]}"#.utf8))
+        #expect(decoded.allowedHosts == ["a.example"])
+        #expect(decoded.image == "go")
+    }
+}
