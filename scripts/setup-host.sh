@@ -3,7 +3,8 @@
 #   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc
 #      squid-openssl openssl (`apt-get update` only when something is missing); squid is the
 #      allowlist proxy the workers start themselves (AllowlistProxy), so its packaged service is
-#      kept from starting (policy-rc.d during the install) and stopped if it runs;
+#      kept from starting (policy-rc.d during the install) and stopped if it runs; and creates
+#      the proxy's system user, code-runner-proxy;
 #   2. starts dockerd in the background (log: $DOCKERD_LOG, default /var/log/dockerd.log) when
 #      the engine does not answer and no dockerd is running - never a second one;
 #   3. waits (bounded, DOCKER_WAIT seconds, default 60) until `docker info` answers;
@@ -41,6 +42,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     say "installed: ${missing[*]}"
 else
     say "packages present: ${PACKAGES[*]}"
+fi
+
+# the allowlist proxy's own user (AllowlistProxy: the kernel refuses its IPv6, nothing else's)
+if ! id code-runner-proxy >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin code-runner-proxy \
+        || die "could not create the user code-runner-proxy"
+    say "created the system user code-runner-proxy (the allowlist proxy runs as it)"
 fi
 
 # the packaged squid service, if something started it, is not ours: ours run with -n cr<deployment>

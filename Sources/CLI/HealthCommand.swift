@@ -22,6 +22,9 @@ struct HealthCommand: AsyncParsableCommand {
             Terminal.writeLine("status:  \(health.status)")
             Terminal.writeLine("docker:  \(health.dockerConnected ? "connected" : "not connected")")
             Terminal.writeLine("workers: \(health.workers)")
+            for host in health.hosts {
+                Terminal.writeLine("  \(host.host): \(host.workers) workers, \(host.busy) of \(host.slots) slots busy")
+            }
             Terminal.writeLine("queue:   \(health.queue.queued) queued, \(health.queue.running) running")
             Terminal.writeLine("auth:    \(health.authEnabled ? "enabled" : "disabled")")
         }

@@ -18,6 +18,16 @@ public enum EgressCeiling {
         "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
     ].compactMap { try? IPv4Network.parse($0).get() }
 
+    /// Every address the policy refuses, as CIDR ranges: `denied`, and the default-denied ranges
+    /// without `allowed` (the firewall's order: a deny range wins over an allow range), none
+    /// inside another. What the allowlist proxy refuses a request for when any address the name
+    /// resolves to falls in it.
+    public static func refusedRanges(allowed: [IPv4Network], denied: [IPv4Network]) -> [IPv4Network] {
+        let ranges = denied + defaultDenied.flatMap { $0.subtracting(allowed) }
+        return ranges.filter { range in !ranges.contains { $0 != range && $0.contains(range) } }
+            .reduce(into: [IPv4Network]()) { kept, range in if !kept.contains(range) { kept.append(range) } }
+    }
+
     /// Why the egress policy of `settings` refuses every address of `network`, naming the range
     /// that does (`'10.1.0.0/16' is inside 10.0.0.0/8, which this service's egress policy
     /// refuses`); nil when some address of it is reachable.

@@ -11,7 +11,8 @@
 ///
 /// Names are compared in lower case without a trailing dot. A name has at most 253 characters,
 /// labels of 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, and at
-/// least two labels (`localhost` is no internet host); `*` only as the whole first label.
+/// least two labels (`localhost` is no internet host); `*` only as the whole first label; not
+/// all of them numbers (`0x7f.1` is an address to inet_aton, and so to the proxy).
 /// IPv6 is refused: sandboxes have IPv6 off.
 public enum HostPattern: Sendable, Hashable, CustomStringConvertible {
     case name(String)
@@ -88,6 +89,11 @@ public enum HostPattern: Sendable, Hashable, CustomStringConvertible {
             }
             guard label.first != "-", label.last != "-" else { return "a label may not start or end with a hyphen" }
         }
+        // `0x7f.1`, `017.0.0.1`: what inet_aton (and so squid) reads as an address
+        let numeric = labels.allSatisfy { label in
+            label.allSatisfy(\.isNumber) || (label.hasPrefix("0x") && label.dropFirst(2).allSatisfy(\.isHexDigit))
+        }
+        guard !numeric else { return "this is a numeric address in another notation; write an IPv4 address as four decimal numbers" }
         return nil
     }
 }

@@ -35,6 +35,19 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
         other.prefixLength >= prefixLength && other.address & Self.mask(prefixLength) == address
     }
 
+    /// True when the two ranges share an address (CIDR ranges either nest or are disjoint).
+    public func overlaps(_ other: IPv4Network) -> Bool { contains(other) || other.contains(self) }
+
+    /// This range without the addresses of `holes`, as the fewest CIDR ranges, lowest first.
+    public func subtracting(_ holes: [IPv4Network]) -> [IPv4Network] {
+        if holes.contains(where: { $0.contains(self) }) { return [] }
+        guard holes.contains(where: { overlaps($0) }), prefixLength < 32 else { return [self] }
+        let halves = [address, address | (UInt32(1) << UInt32(31 - prefixLength))].compactMap {
+            IPv4Network(address: $0, prefixLength: prefixLength + 1)
+        }
+        return halves.flatMap { $0.subtracting(holes) }
+    }
+
     static func mask(_ prefixLength: Int) -> UInt32 {
         prefixLength == 0 ? 0 : UInt32.max << UInt32(32 - prefixLength)
     }

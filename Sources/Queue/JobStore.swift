@@ -1,12 +1,19 @@
 import Foundation
 
-/// The durable job queue, as the API and the workers use it. `SQLiteJobStore` implements it for
-/// one host; a PostgreSQL store (`FOR UPDATE SKIP LOCKED`, `LISTEN/NOTIFY`) can implement the
-/// same protocol for multi-host pools without touching API or Worker code.
+/// The durable job queue, split by role (issue 16): what every process reads
+/// (`QueueDatabase`), what the API needs (`SubmissionStore`), what a worker needs to run jobs
+/// (`ClaimStore`), schedules and retention (`MaintenanceStore`), prebuilt images
+/// (`PrebuildStore`) and metrics (`MetricStore`). `JobStore` is all of them: what a backend
+/// implements (`SQLiteJobStore` for one host; a PostgreSQL store for several implements the
+/// same protocols without touching API or Worker code). A consumer that needs one role takes
+/// that protocol.
 ///
 /// Every write that concerns a running job is fenced on its `Lease`: it returns `false`, and
 /// changes nothing, when the lease is no longer current.
-public protocol JobStore: Sendable {
+public protocol JobStore: SubmissionStore, ClaimStore, MaintenanceStore, PrebuildStore, MetricStore {}
+
+/// What every process of a deployment reads.
+public protocol QueueDatabase: Sendable {
     /// Hints that the database changed (any process committed); a consumer re-reads what it
     /// cares about. Losing a hint costs latency, never correctness.
     func changes() -> AsyncStream<Void>
@@ -14,7 +21,12 @@ public protocol JobStore: Sendable {
     /// The random id of this deployment (labels its containers), created with the database.
     func deploymentID() async throws -> String
 
-    // MARK: API side
+    /// Workers whose heartbeat is younger than `seconds`.
+    func liveWorkers(within seconds: Double) async throws -> [WorkerStatus]
+}
+
+/// The API's side of the queue: submitting, reading and cancelling jobs.
+public protocol SubmissionStore: QueueDatabase {
     func enqueue(_ job: NewJob, maxQueueDepth: Int?) async throws -> EnqueueOutcome
     /// The job with this public id, if it belongs to `owner`.
     func job(publicID: String, owner: String) async throws -> Job?
@@ -25,10 +37,10 @@ public protocol JobStore: Sendable {
     /// Cancels a queued or running job; a running job's worker sees its lease vanish.
     func cancel(publicID: String, owner: String) async throws -> CancelOutcome
     func counts() async throws -> QueueCounts
-    /// Workers whose heartbeat is younger than `seconds`.
-    func liveWorkers(within seconds: Double) async throws -> [WorkerStatus]
+}
 
-    // MARK: worker side
+/// A worker's side of the queue: claiming jobs, keeping their leases, writing their outcomes.
+public protocol ClaimStore: QueueDatabase {
     /// Cheap read-only probe: is anything claimable now?
     func hasClaimableJobs() async throws -> Bool
     /// Atomically claims up to `limit` jobs, the earliest due first (`run_at`, then id), each
@@ -52,8 +64,10 @@ public protocol JobStore: Sendable {
     /// `JobStatements.expireLeases`); the number of jobs.
     func expireLeases(ofWorker id: String) async throws -> Int
     func removeWorker(id: String) async throws
+}
 
-    // MARK: schedules and retention
+/// Schedules (the clean-up job) and retention.
+public protocol MaintenanceStore: QueueDatabase {
     /// Declares (or re-times) a schedule whose first firing comes `firstDelay` seconds later.
     func declareSchedule(_ name: String, every interval: Double, firstDelay: Double) async throws
     /// Enqueues one job per due schedule and tick, however many workers call it at once.
@@ -65,8 +79,10 @@ public protocol JobStore: Sendable {
     func checkpoint() async throws
     func recordCleanup(_ report: CleanupReport) async throws
     func lastCleanup() async throws -> CleanupReport?
+}
 
-    // MARK: prebuilt images (always addressed by owner and tag)
+/// Prebuilt images, always addressed by owner and tag.
+public protocol PrebuildStore: QueueDatabase {
     /// Records a (re)build request; `.ownerBusy` while the owner has another build under way
     /// (begun less than `busyFor` seconds ago).
     func beginPrebuild(_ key: PrebuildKey, baseRuntime: String, setupScript: String, busyFor: Double) async throws -> PrebuildStart
@@ -82,8 +98,10 @@ public protocol JobStore: Sendable {
     func deletePrebuilds(_ keys: [PrebuildKey]) async throws -> [PrebuildKey]
     /// The owner's stale images, or every owner's when `owner` is nil.
     func stalePrebuilds(olderThanDays days: Double, owner: String?) async throws -> [PrebuildKey]
+}
 
-    // MARK: metrics
+/// The workers' run counters and histograms, shared through the database.
+public protocol MetricStore: QueueDatabase {
     /// Adds a worker's counter and histogram increments to the shared totals.
     func addMetricSamples(_ samples: [MetricSample]) async throws
     /// The shared totals, ordered for rendering.

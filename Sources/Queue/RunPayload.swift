@@ -45,9 +45,14 @@ public struct RunPayload: Codable, Sendable, Equatable {
     public var pidsLimit: Int
     public var allowNetwork: Bool
     /// The request's `allowed_hosts` (`HostPattern` entries, in their request spelling): the
-    /// run then reaches only these, through the deployment's allowlist proxy, and
-    /// `allowNetwork` is true. Nil: no allowlist (no network, or the whole public internet).
+    /// run then reaches only these, through the deployment's allowlist proxy. Nil: no allowlist
+    /// (no network, or the whole public internet with `allowNetwork`). `allowNetwork` stays
+    /// false beside an allowlist, so that a worker from before allowlists, which reads only
+    /// `allowNetwork`, runs such a job without network rather than with all of it.
     public var allowedHosts: [String]? = nil
+
+    /// Whether the run has a network at all: the public internet or its allowlist.
+    public var isNetworked: Bool { allowNetwork || allowedHosts != nil }
     public var environment: [EnvironmentVariable]
     /// Cap on each of stdout and stderr; the rest is dropped and flagged.
     public var maxOutputBytes: Int

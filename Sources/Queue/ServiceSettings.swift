@@ -61,6 +61,26 @@ public struct ServiceSettings: Sendable {
     /// `EGRESS_DENY_CIDRS`: ranges networked sandboxes never reach, on top of the default
     /// policy; a range in both lists is denied.
     public var egressDenyCIDRs: [IPv4Network] = []
+    /// `WORKER_HOST`: the name a worker's host goes by — in the `code-runner.host` label of its
+    /// containers (a worker's orphan sweep never touches another host's), in `/health` and in
+    /// `/metrics`. The machine's host name by default; hosts sharing one engine (the multi-host
+    /// test on one machine) or one host name set it apart.
+    public var workerHost = ServiceSettings.machineHostName
+
+    /// The machine's host name, cut to what a Docker label and a Prometheus label value carry well.
+    public static let machineHostName: String = {
+        let name = String(ProcessInfo.processInfo.hostName.prefix(63))
+        return isValidHostLabel(name) ? name : "localhost"
+    }()
+
+    /// 1 to 63 of `[A-Za-z0-9._-]`.
+    static func isValidHostLabel(_ name: String) -> Bool {
+        (1...63).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) || byte == 0x2e || byte == 0x2d
+                    || byte == 0x5f
+            }
+    }
 
     /// Auth is on when an API key or a non-empty `AUTH_TOKEN` is configured.
     public var authEnabled: Bool { !apiKeys.isEmpty || authToken != nil }
@@ -167,6 +187,14 @@ public struct ServiceSettings: Sendable {
         }
         ranges("EGRESS_ALLOW_CIDRS", &egressAllowCIDRs)
         ranges("EGRESS_DENY_CIDRS", &egressDenyCIDRs)
+        if let value = text("WORKER_HOST"), !value.trimmingCharacters(in: .whitespaces).isEmpty {
+            let name = value.trimmingCharacters(in: .whitespaces)
+            if Self.isValidHostLabel(name) {
+                workerHost = name
+            } else {
+                problems.append("WORKER_HOST must be 1-63 letters, digits, dots, hyphens or underscores, got '\(value)'")
+            }
+        }
 
         // The seed's checks and messages, in the seed's order.
         if defaultTimeout <= 0 { problems.append("DEFAULT_TIMEOUT must be positive") }

@@ -43,7 +43,9 @@ struct AllowedHostsRouteTests {
         return found.first
     }
 
-    @Test("a good list is stored canonical, without duplicates, in request order, as a networked run")
+    @Test(
+        "a good list is stored canonical, without duplicates, in request order; allowNetwork stays false (a worker predating allowlists runs it offline)"
+    )
     func storedCanonical() async throws {
         let store = try routes.freshStore()
         let body = #"""
@@ -53,12 +55,12 @@ struct AllowedHostsRouteTests {
         #expect(status == .accepted)
         let payload = try #require(stored)
         #expect(payload.allowedHosts == ["pypi.org", "*.pythonhosted.org", "203.0.113.7", "203.0.113.0/24"])
-        #expect(payload.allowNetwork)
+        #expect(!payload.allowNetwork)
+        #expect(payload.isNetworked)
 
-        // everything else is what the same request without the list stores, but the network
+        // everything else is what the same request without the list stores
         let (_, _, plain) = try await defaults.submit(#"{"code": "print(1)"}"#, to: store)
         var expected = try #require(plain)
-        expected.allowNetwork = true
         expected.allowedHosts = ["pypi.org", "*.pythonhosted.org", "203.0.113.7", "203.0.113.0/24"]
         #expect(payload == expected)
     }
@@ -78,7 +80,7 @@ struct AllowedHostsRouteTests {
     }
 
     @Test(
-        "allow_network true (in any lax spelling) goes with a list; the list still limits",
+        "allow_network true (in any lax spelling) goes with a list; the list governs (allowNetwork is stored false)",
         arguments: ["true", #""yes""#, "1"]
     )
     func withAllowNetworkTrue(value: String) async throws {
@@ -87,7 +89,7 @@ struct AllowedHostsRouteTests {
             to: try routes.freshStore()
         )
         #expect(status == .accepted)
-        #expect(stored?.allowNetwork == true)
+        #expect(stored?.allowNetwork == false)
         #expect(stored?.allowedHosts == ["example.org"])
     }
 

@@ -111,6 +111,11 @@ struct HostPatternTests {
             ),
             ("-pypi.org", "'-pypi.org': a label may not start or end with a hyphen"),
             ("pypi-.org", "'pypi-.org': a label may not start or end with a hyphen"),
+            ("0x7f.1", "'0x7f.1': this is a numeric address in another notation; write an IPv4 address as four decimal numbers"),
+            (
+                "0xa9.0xfe.0xa9.0xfe",
+                "'0xa9.0xfe.0xa9.0xfe': this is a numeric address in another notation; write an IPv4 address as four decimal numbers"
+            ),
         ]
     )
     func bad(text: String, expected: String) {
@@ -231,5 +236,22 @@ struct EgressCeilingTests {
         #expect(
             try refusal("10.0.0.0/8", both) == "'10.0.0.0/8' lies wholly in ranges this service's egress policy refuses (10.1.0.0/16, 10.0.0.0/8)"
         )
+    }
+
+    @Test("the refused ranges: deny ranges, default denials without allow ranges, none inside another")
+    func refusedRanges() throws {
+        let allowed = [try IPv4Network.parse("10.1.0.0/16").get()]
+        let denied = [try IPv4Network.parse("10.1.2.0/24").get(), try IPv4Network.parse("203.0.113.0/24").get()]
+        let ranges = EgressCeiling.refusedRanges(allowed: allowed, denied: denied).map(\.description)
+        #expect(ranges.contains("203.0.113.0/24"))
+        #expect(ranges.contains("10.1.2.0/24"))  // denied wins over the allow range around it
+        #expect(!ranges.contains("10.0.0.0/8"))
+        // 10.0.0.0/8 without 10.1.0.0/16: eight ranges, none of them overlapping the hole
+        let tenPieces = ranges.filter { $0.hasPrefix("10.") && $0 != "10.1.2.0/24" }
+        #expect(
+            tenPieces == ["10.0.0.0/16", "10.2.0.0/15", "10.4.0.0/14", "10.8.0.0/13", "10.16.0.0/12", "10.32.0.0/11", "10.64.0.0/10", "10.128.0.0/9"]
+        )
+        #expect(ranges.contains("169.254.0.0/16") && ranges.contains("127.0.0.0/8"))
+        #expect(EgressCeiling.refusedRanges(allowed: [], denied: []) == EgressCeiling.defaultDenied)
     }
 }

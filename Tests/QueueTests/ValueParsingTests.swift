@@ -82,4 +82,20 @@ struct StoredResultTests {
         // Generous: the linear parser needs well under a second for this on any machine here.
         #expect(ContinuousClock.now - started < .seconds(5))
     }
+
+    @Test("WORKER_HOST: the machine's host name by default, a label-safe name when set, a start-up error otherwise")
+    func workerHost() throws {
+        #expect(ServiceSettings().workerHost == ServiceSettings.machineHostName)
+        #expect(!ServiceSettings.machineHostName.isEmpty)
+        #expect(try ServiceSettings(variables: ["WORKER_HOST": " wk1.example_2 "]).workerHost == "wk1.example_2")
+        #expect(try ServiceSettings(variables: ["WORKER_HOST": " "]).workerHost == ServiceSettings.machineHostName)
+        for bad in ["has space", "a\"b", String(repeating: "x", count: 64), "ünicode"] {
+            do {
+                _ = try ServiceSettings(variables: ["WORKER_HOST": bad])
+                Issue.record("WORKER_HOST '\(bad)' was accepted")
+            } catch {
+                #expect(error.problems.contains { $0.hasPrefix("WORKER_HOST must be 1-63 letters") }, "\(error.problems)")
+            }
+        }
+    }
 }

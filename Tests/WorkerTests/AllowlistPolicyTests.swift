@@ -1,10 +1,12 @@
+import Foundation
 import Queue
 import Testing
 
 @testable import Worker
 
 /// The allowlist bridge's part of `EgressPolicy`: its sandboxes reach the proxy's port on the
-/// gateway and nothing else; and replacing a policy never empties a chain the new one uses.
+/// gateway and nothing else; and replacing a policy never empties a chain the new one uses
+/// (`EgressFirewall.remove(_:keeping:)`, against an `iptables` stand-in that records its calls).
 struct AllowlistPolicyTests {
     func policy(allowlist: Bool) throws -> EgressPolicy {
         EgressPolicy(
@@ -57,5 +59,40 @@ struct AllowlistPolicyTests {
         #expect(lastDeclaration < firstRule)
         #expect(lines.contains(":CR-0123456789ab-al - [0:0]"))
         #expect(lines.contains("-A CR-0123456789ab-al -d 172.20.0.1/32 -p tcp -m tcp --dport 23128 -j RETURN"))
+    }
+
+    @Test("removing the policy a new one replaced: only the jumps and chains the new one lacks go")
+    func removeKeepingShared() async throws {
+        let directory = NSTemporaryDirectory() + "fake-iptables-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // holds every jump given in `jumps` until it is deleted; logs every call
+        let script = """
+            #!/bin/sh
+            shift  # -w
+            echo "$*" >> \(directory)/calls
+            case "$1" in
+              -C) shift; grep -qxF -- "$*" \(directory)/jumps ;;
+              -D) shift; grep -vxF -- "$*" \(directory)/jumps > \(directory)/jumps.new; mv \(directory)/jumps.new \(directory)/jumps ;;
+              *) exit 0 ;;
+            esac
+            """
+        // written through a close-on-exec descriptor: a process another test spawns meanwhile
+        // must not inherit it open for writing (the exec would fail with ETXTBSY)
+        let descriptor = open(directory + "/iptables", O_WRONLY | O_CREAT | O_CLOEXEC, 0o755)
+        #expect(descriptor >= 0)
+        _ = Array(script.utf8).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        let previous = try policy(allowlist: true)
+        let next = try policy(allowlist: false)
+        let jumps = previous.jumps.map { ([$0.from] + $0.rule).joined(separator: " ") }
+        try (jumps.joined(separator: "\n") + "\n").write(toFile: directory + "/jumps", atomically: true, encoding: .utf8)
+        await EgressFirewall(searchPath: directory).remove(previous, keeping: next)
+        let calls = try String(contentsOfFile: directory + "/calls", encoding: .utf8).split(separator: "\n").map(String.init)
+        let left = try String(contentsOfFile: directory + "/jumps", encoding: .utf8).split(separator: "\n").map(String.init)
+        // the allowlist bridge's jumps went; the sandbox bridge's stayed
+        #expect(left == ["DOCKER-USER -i cr-0123456789ab -j CR-0123456789ab", "INPUT -i cr-0123456789ab -j CR-0123456789ab-in"])
+        // only the allowlist chain was emptied and deleted
+        #expect(calls.filter { $0.hasPrefix("-F") || $0.hasPrefix("-X") } == ["-F CR-0123456789ab-al", "-X CR-0123456789ab-al"])
     }
 }

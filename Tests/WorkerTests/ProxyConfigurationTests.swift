@@ -15,6 +15,7 @@ struct ProxyConfigurationTests {
             allowed: try allowed.map { try IPv4Network.parse($0).get() },
             denied: try denied.map { try IPv4Network.parse($0).get() },
             hostAddresses: [try IPv4Network.parse("203.0.113.9").get()],
+            hostAddresses6: ["::1", "2001:db8::9"],
             hostsFileDigest: "abc"
         )
     }
@@ -41,38 +42,46 @@ struct ProxyConfigurationTests {
         #expect(text.contains("%LOGIN %ssl::>sni /usr/bin/code-runner-worker proxy-helper sni /run/code-runner-proxy/dep/grants\n"))
     }
 
-    @Test(
-        "access: credentials, then the run's hosts (before any lookup), IPv6, operator deny, operator allow, the default denials and host addresses"
-    )
+    @Test("access: credentials, never the cache manager, the run's hosts (before any lookup), then every resolved address against the refused ranges")
     func accessOrder() throws {
-        let lines = lines(try configuration(allowed: ["10.1.0.0/16"], denied: ["198.51.100.0/24"]))
+        let lines = lines(try configuration(allowed: ["10.1.0.0/16", "203.0.113.0/24"], denied: ["198.51.100.0/24"]))
         #expect(
             lines.filter { $0.hasPrefix("http_access") } == [
                 "http_access deny !authenticated",
+                "http_access deny manager",
                 "http_access deny !allowed_host all",
-                "http_access deny ipv6_destination",
-                "http_access deny operator_denied",
-                "http_access allow operator_allowed",
                 "http_access deny refused_destination",
                 "http_access allow all",
             ]
         )
-        #expect(lines.contains("acl operator_denied dst 198.51.100.0/24"))
-        #expect(lines.contains("acl operator_allowed dst 10.1.0.0/16"))
-        let refused = try #require(lines.first { $0.hasPrefix("acl refused_destination dst ") })
-        for range in ["10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "203.0.113.9/32"] {
-            #expect(refused.split(separator: " ").contains(Substring(range)), "\(range)")
+        #expect(lines.contains("cachemgr_passwd disable all"))
+        let line = try #require(lines.first { $0.hasPrefix("acl refused_destination dst ") })
+        let refused = line.split(separator: " ").dropFirst(3).compactMap { try? IPv4Network.parse(String($0)).get() }
+        // the operator's deny range; the default denials but the operator's allow range
+        for range in [
+            "198.51.100.0/24", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "10.128.0.0/9", "10.0.0.0/16",
+        ] {
+            #expect(refused.map(\.description).contains(range), "\(range)")
         }
+        let allowedAddress = try IPv4Network.parse("10.1.2.3").get()
+        #expect(!refused.contains { $0.contains(allowedAddress) })
+        // the host's own address, although the operator allows its range
+        #expect(refused.map(\.description).contains("203.0.113.9/32"))
         #expect(
-            lines.filter { $0.hasPrefix("ssl_bump") } == ["ssl_bump peek tls_hello_unseen", "ssl_bump splice allowed_sni", "ssl_bump terminate all"]
+            lines.filter { $0.hasPrefix("ssl_bump") } == [
+                "ssl_bump splice !tls_port", "ssl_bump peek tls_hello_unseen", "ssl_bump splice allowed_sni", "ssl_bump terminate all",
+            ]
         )
+        #expect(lines.contains("acl tls_port port 443"))
     }
 
-    @Test("without operator ranges there is no empty acl (squid refuses one)")
+    @Test("no operator ranges: the default denials and the host's addresses, no IPv6 keyword (the kernel refuses squid's IPv6)")
     func noOperatorRanges() throws {
         let text = try configuration().text
-        #expect(!text.contains("operator_denied"))
-        #expect(!text.contains("operator_allowed"))
+        #expect(!text.contains("dst ipv6"))
+        #expect(text.contains("cache_effective_user code-runner-proxy\n"))
+        let refused = try #require(lines(try configuration()).first { $0.hasPrefix("acl refused_destination dst ") })
+        #expect(refused.hasSuffix(" 240.0.0.0/4 203.0.113.9/32 ::1 :: 2001:db8::9"))
     }
 
     @Test("the hosts file's digest is part of the text: an edit makes the proxy reload")

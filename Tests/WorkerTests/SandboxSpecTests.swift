@@ -34,6 +34,7 @@ struct SandboxSpecTests {
             jobID: "job-1",
             workerID: "worker-1",
             deploymentID: "dep",
+            host: "host-a",
             runtime: runtime,
             hostCPUs: hostCPUs
         )
@@ -71,7 +72,7 @@ struct SandboxSpecTests {
         #expect(
             body["Labels"] as? [String: String] == [
                 "code-runner.deployment": "dep", "code-runner.job": "job-1", "code-runner.worker": "worker-1",
-                "code-runner.worker-process": SandboxSpec.processToken,
+                "code-runner.worker-process": SandboxSpec.processToken, "code-runner.host": "host-a",
             ]
         )
     }
@@ -118,6 +119,7 @@ struct SandboxSpecTests {
         #expect(
             network["Options"] as? [String: String] == [
                 "com.docker.network.bridge.enable_icc": "false", "com.docker.network.bridge.name": "ca-dep",
+                "com.docker.network.bridge.enable_ip_masquerade": "false",
             ]
         )
     }

@@ -57,8 +57,6 @@ struct UnpolicedNetwork: SandboxNetwork {
         )
     }
 
-    func prepareAllowlist(deploymentID: String) async throws(ExecutionFailure) {}
-
     func revoke(_ grant: ProxyGrant) async {}
 }
 

@@ -10,7 +10,9 @@ documentation ("public") addresses and one private address, each given names in 
 - other.test -> 198.51.100.30: HTTP and HTTPS, never allowed;
 - rebind.test -> 10.213.8.10: a name that resolves to a private address (what DNS rebinding
   would hand the proxy);
-plus a listener of the test's own on all of the host's addresses.
+- v6only.test -> ::1, where a listener of the test's own answers: the host's loopback over IPv6;
+- dual.test -> 198.51.100.20 and ::1: a dual-stack name;
+plus a listener of the test's own on all of the host's IPv4 addresses.
 """
 
 import base64
@@ -18,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -37,6 +40,7 @@ NAMES = {
     "allowed.test": "198.51.100.20", "www.allowed.test": "198.51.100.20", "pypi.test": "198.51.100.20",
     "other.test": "198.51.100.30", "rebind.test": "10.213.8.10",
 }
+NAMES6 = {"v6only.test": "::1", "dual.test": "::1"}  # dual.test has an IPv4 address too (below)
 HOSTS_MARKER = "# code-runner test_allowlist.py"
 
 # serves argv[1] (a directory) over HTTP on 80 and HTTPS on 443 (certificate argv[2]); a GET of
@@ -100,10 +104,33 @@ def tunnel(target):
         answer += chunk
     return "answered " + answer.decode().split("\r\n\r\n", 1)[-1]
 
+def raw(request_line):
+    request_line = request_line.replace("GATEWAY", f"{proxy.hostname}:{proxy.port}")
+    conn = socket.create_connection((proxy.hostname, proxy.port), timeout=8)
+    auth = base64.b64encode(f"{proxy.username}:{proxy.password}".encode()).decode()
+    conn.sendall(f"{request_line} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
+    head = conn.recv(4096).decode(errors="replace").split("\r\n")[0]
+    return ("answered " if " 200 " in head else "refused ") + head
+
 def no_credentials(url):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://{proxy.hostname}:{proxy.port}"}))
     with opener.open(url, timeout=8) as answer:
         return "answered " + answer.read().decode()
+
+def embedded_dns(name):
+    # Docker's embedded resolver stays at 127.0.0.11 under the bind-mounted resolv.conf: asked
+    # directly, it must not get an answer from outside (a channel out of the sandbox)
+    query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(
+        bytes([len(part)]) + part.encode() for part in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.settimeout(6)
+    udp.sendto(query, ("127.0.0.11", 53))
+    try:
+        answer = udp.recv(4096)
+    except OSError as error:
+        return f"failed {type(error).__name__}"
+    code, count = answer[3] & 0x0F, int.from_bytes(answer[6:8], "big")
+    return f"answered rcode {code}, {count} answers" if count else f"refused rcode {code}"
 
 def resolve(name):
     return "resolved " + socket.gethostbyname(name)
@@ -156,6 +183,8 @@ def write_hosts_entries(add: bool):
         kept = [line for line in hosts.read().splitlines() if not line.endswith(HOSTS_MARKER)]
     if add:
         kept += [f"{address} {name} {HOSTS_MARKER}" for name, address in NAMES.items()]
+        kept += [f"{address} {name} {HOSTS_MARKER}" for name, address in NAMES6.items()]
+        kept.append(f"198.51.100.20 dual.test {HOSTS_MARKER}")
     with open("/etc/hosts", "w") as hosts:  # in place: /etc/hosts may be a bind mount
         hosts.write("\n".join(kept) + "\n")
 
@@ -180,13 +209,16 @@ def test_hosts():
         servers.append(add_test_host(namespace, host_side, ns_side, prefix, ["python3", "-c", SERVER, root, certificate, name]))
     write_hosts_entries(add=True)
     listener = HostListener()
+    listener6 = HostListener("::1", b"host6", socket.AF_INET6)  # the host's IPv6 loopback
     try:
         for name, (_, _, ns_side, _) in HOSTS.items():
             # the host reaches each test host: a refusal from a sandbox is the policy's
             poll(lambda: answers(f"http://{ns_side}/who", name), 20, 0.2, f"{name} test host")
-        yield {"listener_port": listener.server_address[1]}
+        assert answers(f"http://[::1]:{listener6.server_address[1]}/", "host6")
+        yield {"listener_port": listener.server_address[1], "listener6_port": listener6.server_address[1]}
     finally:
         listener.shutdown()
+        listener6.shutdown()
         for server in servers:
             server.kill()
             server.wait(timeout=10)
@@ -218,7 +250,8 @@ def probe(service, allowed_hosts: list[str] | None, probes: list[tuple[str, str,
 
 def test_allowlisted_run_reaches_its_hosts_through_the_proxy_and_nothing_else(service, record, test_hosts):
     port = test_hosts["listener_port"]
-    found = probe(service, ["allowed.test", "*.allowed.test", "rebind.test", "198.51.100.30"], [
+    port6 = test_hosts["listener6_port"]
+    found = probe(service, ["allowed.test", "*.allowed.test", "rebind.test", "198.51.100.30", "v6only.test", "dual.test"], [
         ("allowed name, HTTP", "fetch", "http://allowed.test/who"),
         ("allowed name, HTTPS", "fetch", "https://allowed.test/who"),
         ("wildcard name, HTTPS", "fetch", "https://www.allowed.test/who"),
@@ -232,10 +265,15 @@ def test_allowlisted_run_reaches_its_hosts_through_the_proxy_and_nothing_else(se
         ("tunnel to an allowed name, its own server name", "tunnel", "allowed.test allowed.test"),
         ("tunnel to an allowed name asking for another (fronting)", "tunnel", "allowed.test other.test"),
         ("the proxy without credentials", "no_credentials", "http://allowed.test/who"),
+        ("squid's cache manager, by an allowed name", "raw", "GET cache_object://allowed.test/active_requests"),
+        ("squid's cache manager, by its own address", "raw", "GET http://GATEWAY/squid-internal-mgr/active_requests"),
+        ("an allowed name for the host's IPv6 loopback", "fetch", f"http://v6only.test:{port6}/"),
+        ("an allowed dual-stack name", "fetch", "http://dual.test/who"),
         ("direct to the allowed host", "direct", "http://198.51.100.20/who"),
         ("direct to the host listener via the proxy's address", "direct", f"http://GATEWAY:{port}/"),
         ("direct to the API via the proxy's address", "direct", f"http://GATEWAY:{service.port}/health"),
         ("DNS", "resolve", "allowed.test"),
+        ("Docker's embedded DNS, asked directly", "embedded_dns", "pypi.org"),
     ])
     record("allowlisted run: every destination", None, None, **found)
     results = found["results"]
@@ -253,16 +291,27 @@ def test_allowlisted_run_reaches_its_hosts_through_the_proxy_and_nothing_else(se
         "allowed name resolving to a private address": "refused 403",
         "the private address itself": "refused 403",
         "the proxy without credentials": "refused 407",
-        "tunnel to an allowed name asking for another (fronting)": "failed",
+        "squid's cache manager, by an allowed name": "refused HTTP/1.1 403",
+        "an allowed dual-stack name": "answered allowed",
+        # squid cut the tunnel when the hello named other.test (an SSL error's reason is a string)
+        "tunnel to an allowed name asking for another (fronting)": "failed str: UNEXPECTED_EOF_WHILE_READING",
     }
     for label, outcome in expected.items():
         assert results[label]["outcome"].startswith(outcome), (label, results[label])
+    # the cache manager by the proxy's own address: no list names it, so the host check refuses it
+    assert results["squid's cache manager, by its own address"]["outcome"].startswith("refused HTTP/1.1 403"), results
+    # ::1 is the host's: never reached (squid's IPv6 is refused by the kernel), at once
+    assert "host6" not in results["an allowed name for the host's IPv6 loopback"]["outcome"], results
+    assert results["an allowed name for the host's IPv6 loopback"]["outcome"].startswith(("refused", "failed")), results
     for label in ("direct to the allowed host", "direct to the host listener via the proxy's address",
                   "direct to the API via the proxy's address"):
         assert results[label]["outcome"] == "refused connection", (label, results[label])
     assert results["DNS"]["outcome"].startswith("failed"), results["DNS"]
+    embedded = results["Docker's embedded DNS, asked directly"]["outcome"]
+    assert not embedded.startswith("answered"), embedded
     for label, result in results.items():
-        assert result["seconds"] < 2, (label, result)  # refused at once, never a timeout
+        if label != "Docker's embedded DNS, asked directly":  # a resolver's own timeout
+            assert result["seconds"] < 2, (label, result)  # refused at once, never a timeout
     assert proxy_address.count(".") == 3, found
 
 

@@ -3,6 +3,7 @@ namespace of its own behind a veth pair, routed from the host, so that a sandbox
 goes where traffic to the internet would; and a listener on every address of the host itself."""
 
 import http.server
+import socket
 import subprocess
 import threading
 
@@ -33,19 +34,21 @@ def remove_test_host(namespace: str) -> None:
 
 
 class HostListener(http.server.ThreadingHTTPServer):
-    """The test's own listener on every address of the host: answers "host". Serves from a
-    thread of its own once started; `shutdown()` stops it."""
+    """The test's own listener on the host: by default on every IPv4 address, answering "host".
+    Serves from a thread of its own once started; `shutdown()` stops it."""
 
-    def __init__(self):
+    def __init__(self, address: str = "0.0.0.0", answer: bytes = b"host", family: int = socket.AF_INET):
+        self.address_family = family
+
         class Answer(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 self.send_response(200)
-                self.send_header("Content-Length", "4")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"host")
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass
 
-        super().__init__(("0.0.0.0", 0), Answer)
+        super().__init__((address, 0), Answer)
         threading.Thread(target=self.serve_forever, daemon=True).start()

@@ -32,6 +32,17 @@ struct MetricsRoutes: Sendable {
         )
         text.gauge("code_runner_queue_depth", "Jobs waiting for a worker.", [([:], Double(counts.queued))])
         text.gauge("code_runner_workers", "Live worker processes.", [([:], Double(workers.count))])
+        let hosts = HostSummary.summaries(of: workers)
+        text.gauge(
+            "code_runner_host_workers",
+            "Live worker processes, by host (WORKER_HOST).",
+            hosts.map { (["host": $0.host], Double($0.workers)) }
+        )
+        text.gauge(
+            "code_runner_host_slots",
+            "Execution slots of live workers, by host and use.",
+            hosts.flatMap { [(["host": $0.host, "state": "total"], Double($0.slots)), (["host": $0.host, "state": "busy"], Double($0.busy))] }
+        )
         text.gauge(
             "code_runner_worker_slots",
             "Execution slots of live workers, by use.",

@@ -81,7 +81,7 @@ struct ExecutionRoutes: Sendable {
 
         var payload = RunPayload.defaults(for: entry ?? dependencies.catalog.defaultEntry, settings: settings)
         run.apply(to: &payload)
-        if payload.allowNetwork, let refusal = EgressAvailability(workers: workers).refusal(of: "Networked runs") {
+        if payload.isNetworked, let refusal = EgressAvailability(workers: workers).refusal(of: "Networked runs") {
             throw refusal
         }
         if let prebuild {

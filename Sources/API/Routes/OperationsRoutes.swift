@@ -20,6 +20,8 @@ struct OperationsRoutes: Sendable {
         var docker_connected: Bool
         var auth_enabled: Bool
         var workers: Int
+        /// The live workers by host (`WORKER_HOST`).
+        var hosts: [HostSummary]
         var queue: QueueCounts
         var last_cleanup: LastCleanup?
         /// `enforced`, `unavailable` (networked runs and prebuilds are refused) or `unknown`.
@@ -33,6 +35,7 @@ struct OperationsRoutes: Sendable {
             try container.encode(docker_connected, forKey: .docker_connected)
             try container.encode(auth_enabled, forKey: .auth_enabled)
             try container.encode(workers, forKey: .workers)
+            try container.encode(hosts, forKey: .hosts)
             try container.encode(queue, forKey: .queue)
             try container.encode(last_cleanup, forKey: .last_cleanup)  // null until the first run
             try container.encode(egress, forKey: .egress)
@@ -40,7 +43,7 @@ struct OperationsRoutes: Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case status, docker_connected, auth_enabled, workers, queue, last_cleanup, egress, egress_problem
+            case status, docker_connected, auth_enabled, workers, hosts, queue, last_cleanup, egress, egress_problem
         }
     }
 
@@ -64,6 +67,7 @@ struct OperationsRoutes: Sendable {
                 docker_connected: connected,
                 auth_enabled: dependencies.authenticator.isEnabled,
                 workers: workers.count,
+                hosts: HostSummary.summaries(of: workers),
                 queue: counts,
                 last_cleanup: try await dependencies.store.lastCleanup().map {
                     LastCleanup(

@@ -307,9 +307,9 @@ struct RunRequest: Sendable {
         payload.files = files
         payload.entrypoint = entrypoint
         payload.stdin = stdin
-        // An allowlist is a networked run (so the egress availability check applies to it),
-        // limited to the listed hosts.
-        payload.allowNetwork = allowNetwork || allowedHosts != nil
+        // An allowlist governs the run's network alone (`RunPayload.allowedHosts`: a worker that
+        // predates it then runs the job offline, never open).
+        payload.allowNetwork = allowNetwork && allowedHosts == nil
         payload.allowedHosts = allowedHosts
         payload.environment = environment
         if let timeout { payload.timeoutSeconds = timeout }

@@ -15,9 +15,6 @@ protocol SandboxNetwork: Sendable {
     /// lapses after `lifetimeSeconds` unless revoked first.
     func admit(_ hosts: [String], deploymentID: String, runtime: String?, lifetimeSeconds: Int) async throws(ExecutionFailure) -> ProxyGrant
 
-    /// Makes the allowlist network exist again (another worker removed it as it stopped).
-    func prepareAllowlist(deploymentID: String) async throws(ExecutionFailure)
-
     /// Withdraws a grant: the proxy refuses its token from now on.
     func revoke(_ grant: ProxyGrant) async
 }
@@ -36,6 +33,8 @@ actor EgressGuard: SandboxNetwork {
     private let logger: Logger
     /// The policy last installed, to remove it with the network.
     private var installed: EgressPolicy?
+    /// The last policy check begun (`enforce`), which the next one waits for.
+    private var enforcement: Task<String?, Never>?
     /// The allowlist proxy's start or reload under way, which concurrent admissions share.
     private var proxyStart: (configuration: ProxyConfiguration, task: Task<Result<Void, AllowlistProxy.Failure>, Never>)?
     /// Nil while networked runs may start; otherwise why they may not.
@@ -48,7 +47,7 @@ actor EgressGuard: SandboxNetwork {
         settings: ServiceSettings,
         firewall: EgressFirewall = EgressFirewall(),
         resolvConf: String = "/etc/resolv.conf",
-        helperExecutable: String = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0],
+        helperExecutable: String = EgressGuard.ownExecutable(),
         logger: Logger
     ) {
         self.helperExecutable = helperExecutable
@@ -70,7 +69,7 @@ actor EgressGuard: SandboxNetwork {
 
     func admit(_ hosts: [String], deploymentID: String, runtime: String?, lifetimeSeconds: Int) async throws(ExecutionFailure) -> ProxyGrant {
         try await refuseWithoutNetwork(runtime)
-        try await prepareAllowlist(deploymentID: deploymentID)
+        try await ensure(SandboxSpec.allowlistNetwork(deploymentID: deploymentID))
         let gateway: IPv4Network
         do {
             guard let network = try await docker.bridgeNetwork(SandboxSpec.allowlistNetworkName(deploymentID: deploymentID)),
@@ -105,10 +104,6 @@ actor EgressGuard: SandboxNetwork {
         }
     }
 
-    func prepareAllowlist(deploymentID: String) async throws(ExecutionFailure) {
-        try await ensure(SandboxSpec.allowlistNetwork(deploymentID: deploymentID))
-    }
-
     func revoke(_ grant: ProxyGrant) async {
         AllowlistProxy(deploymentID: grant.deploymentID).revoke(token: grant.token)
     }
@@ -117,8 +112,22 @@ actor EgressGuard: SandboxNetwork {
     /// network), if either exists, and repairs it; without a network, checks that the firewall
     /// can be used at all. Returns (and keeps in `problem`) why networked runs cannot start, or
     /// nil.
+    ///
+    /// One check at a time: the actor lets another call in at every `iptables` it awaits, and two
+    /// interleaved checks could each install what they read and remove the other's rules (the
+    /// allowlist chain while allowlisted runs use it). Each waits for the one before.
     @discardableResult
     func enforce(deploymentID: String) async -> String? {
+        let previous = enforcement
+        let check = Task { () -> String? in
+            _ = await previous?.value
+            return await self.enforceNow(deploymentID: deploymentID)
+        }
+        enforcement = check
+        return await check.value
+    }
+
+    private func enforceNow(deploymentID: String) async -> String? {
         let sandboxNetwork: BridgeNetwork?
         let allowlistNetwork: BridgeNetwork?
         do {
@@ -205,6 +214,15 @@ actor EgressGuard: SandboxNetwork {
         return true
     }
 
+    /// This process's executable, by the path it was started from: after an upgrade replaced the
+    /// file, `/proc/self/exe` reads `<path> (deleted)`, and the path names the new binary.
+    static func ownExecutable() -> String {
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            return CommandLine.arguments[0]
+        }
+        return path.hasSuffix(" (deleted)") ? String(path.dropLast(" (deleted)".count)) : path
+    }
+
     private func refuseWithoutNetwork(_ runtime: String?) async throws(ExecutionFailure) {
         // gVisor registered with --network=none (the only way it runs on hosts like this one)
         // gives its sandboxes loopback only: a networked run would quietly have no network
@@ -260,6 +278,7 @@ actor EgressGuard: SandboxNetwork {
             allowed: allowed,
             denied: denied,
             hostAddresses: HostAddresses.ipv4(),
+            hostAddresses6: HostAddresses.ipv6(),
             hostsFileDigest: SHA256.hexDigest(Array(FileManager.default.contents(atPath: "/etc/hosts") ?? Data()))
         )
     }

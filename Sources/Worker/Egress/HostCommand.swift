@@ -34,7 +34,7 @@ struct HostCommand: Sendable {
     }
 
     /// Spawns the program with standard input, output and error in unlinked temporary files
-    /// rather than pipes (the worker's own descriptors are close-on-exec), then waits for it. Not with
+    /// rather than pipes, and no other descriptor of the worker, then waits for it. Not with
     /// Foundation's `Process`: a program that daemonises (squid) left `waitUntilExit` hanging
     /// forever after it exited, measured here.
     private static func runBlocking(_ executable: String, _ arguments: [String], input: String?) -> Result<String, Failure> {
@@ -54,6 +54,9 @@ struct HostCommand: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        // and nothing else of the worker's: a descriptor opened without close-on-exec (Foundation's
+        // atomic writes do) would otherwise live on in a daemon such as squid
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         // The worker blocks or ignores signals it handles itself (SIGTERM, SIGINT), and a child
@@ -69,8 +72,12 @@ struct HostCommand: Sendable {
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Only what the tools need: the worker's own environment may hold secrets (API keys, a
+        // database URL), which squid and its helpers have no business with.
+        let environment: [UnsafeMutablePointer<CChar>?] = Self.environment.map { strdup($0) } + [nil]
+        defer { for variable in environment { free(variable) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environment)
         guard spawned == 0 else {
             errno = spawned
             return failure("could not start")
@@ -87,6 +94,19 @@ struct HostCommand: Sendable {
         }
         return .success(printed)
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not declare; nil on an older C library.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(
+            symbol,
+            to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self
+        )
+    }()
+
+    /// The environment every program runs with.
+    static let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
 
     /// A new temporary file, already unlinked, holding `text`, positioned at its start.
     private static func temporaryFile(containing text: String) -> Int32? {

@@ -50,7 +50,13 @@ enum BuildSandboxSpec {
         }
     }
 
-    static func container(base: String, limits: Limits, deploymentID: String, workerID: String) -> ContainerConfig {
+    static func container(
+        base: String,
+        limits: Limits,
+        deploymentID: String,
+        workerID: String,
+        host: String = ServiceSettings.machineHostName
+    ) -> ContainerConfig {
         ContainerConfig(
             image: base,
             entrypoint: ["/bin/sh", "\(inputDirectory)/run.sh"],
@@ -60,6 +66,7 @@ enum BuildSandboxSpec {
             labels: [
                 SandboxSpec.deploymentLabel: deploymentID, SandboxSpec.jobLabel: jobLabel,
                 SandboxSpec.workerLabel: workerID, SandboxSpec.processLabel: SandboxSpec.processToken,
+                SandboxSpec.hostLabel: host,
             ],
             attachStdin: false,
             attachStdout: false,

@@ -22,8 +22,10 @@ final class PrebuildBuilder: Sendable {
     private let logger: Logger
     private let busyImages = KeyedLocks<PrebuildKey>()
     /// Serialises builds of one image across workers (nil: this worker only, e.g. in tests).
-    private let store: (any JobStore)?
+    private let store: (any PrebuildStore)?
     private let workerID: String
+    /// The worker's host, labelled on build containers.
+    private let host: String
 
     /// The sandbox network the build container joins, with its egress policy.
     private let network: any SandboxNetwork
@@ -35,9 +37,11 @@ final class PrebuildBuilder: Sendable {
         caBundlePath: String?,
         limits: BuildSandboxSpec.Limits,
         logger: Logger,
-        store: (any JobStore)? = nil,
-        workerID: String = "builder"
+        store: (any PrebuildStore)? = nil,
+        workerID: String = "builder",
+        host: String = ServiceSettings.machineHostName
     ) {
+        self.host = host
         self.docker = docker
         self.network = network
         self.deploymentID = deploymentID
@@ -103,7 +107,7 @@ final class PrebuildBuilder: Sendable {
                 return .failure("The build could not be started: \(error.failure.detail)")
             }
             containerID = try await docker.createContainer(
-                BuildSandboxSpec.container(base: base, limits: limits, deploymentID: deploymentID, workerID: workerID)
+                BuildSandboxSpec.container(base: base, limits: limits, deploymentID: deploymentID, workerID: workerID, host: host)
             )
         } catch {
             logger.error("prebuild could not start", metadata: ["tag": "\(request.tag)", "error": "\(error)"])

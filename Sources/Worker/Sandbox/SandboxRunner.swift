@@ -9,6 +9,8 @@ struct RunIdentity: Sendable {
     var jobID: String
     var workerID: String
     var deploymentID: String
+    /// The worker's host (`WORKER_HOST`), labelled on the container.
+    var host: String = ServiceSettings.machineHostName
 }
 
 /// Runs one job in a fresh container: create → attach → start → deliver the input → stream the
@@ -71,16 +73,17 @@ struct SandboxRunner: Sendable {
         }
         // before the container exists: an engine restart from here on changes it
         let engineSocket = docker.socketIdentity()
-        let grant = try await admit(payload, as: identity)
-        let result: RunResult
-        do {
-            result = try await runCold(payload, as: identity, grant: grant, engineSocket: engineSocket)
+        // an allowlisted run's grant, revoked on every path once the run is over
+        var grant: ProxyGrant?
+        let outcome: Result<RunResult, ExecutionFailure>
+        do throws(ExecutionFailure) {
+            grant = try await admit(payload, as: identity)
+            outcome = .success(try await runCold(payload, as: identity, grant: &grant, engineSocket: engineSocket))
         } catch {
-            if let grant { await network.revoke(grant) }
-            throw error
+            outcome = .failure(error)
         }
         if let grant { await network.revoke(grant) }
-        return result
+        return try outcome.get()
     }
 
     /// An allowlisted run's admission to the proxy (nil for other runs); a networked run's
@@ -105,32 +108,39 @@ struct SandboxRunner: Sendable {
     private func runCold(
         _ payload: RunPayload,
         as identity: RunIdentity,
-        grant: ProxyGrant?,
+        grant: inout ProxyGrant?,
         engineSocket: EngineSocketIdentity?
     ) async throws(ExecutionFailure) -> RunResult {
-        let config = SandboxSpec.container(
-            for: payload,
-            jobID: identity.jobID,
-            workerID: identity.workerID,
-            deploymentID: identity.deploymentID,
-            runtime: ociRuntime,
-            proxy: grant
-        )
+        func config(_ grant: ProxyGrant?) -> ContainerConfig {
+            SandboxSpec.container(
+                for: payload,
+                jobID: identity.jobID,
+                workerID: identity.workerID,
+                deploymentID: identity.deploymentID,
+                host: identity.host,
+                runtime: ociRuntime,
+                proxy: grant
+            )
+        }
         let containerID: String
         do {
             do {
-                containerID = try await docker.createContainer(config)
+                containerID = try await docker.createContainer(config(grant))
             } catch let error as DockerEngineError where error.isMissingImage && payload.prebuild != nil && builder != nil {
                 try await rebuild(payload)
-                containerID = try await docker.createContainer(config)
-            } catch let error as DockerEngineError where error.isMissingNetwork && payload.allowNetwork {
-                // the deployment's last other worker removed the network as it stopped
-                if grant != nil {
-                    try await network.prepareAllowlist(deploymentID: identity.deploymentID)
+                containerID = try await docker.createContainer(config(grant))
+            } catch let error as DockerEngineError where error.isMissingNetwork && payload.isNetworked {
+                // The deployment's last other worker removed the network as it stopped, and with
+                // it the rules (and the allowlist proxy): admitted again from the start, with the
+                // policy in force before the container exists.
+                if let previous = grant {
+                    await network.revoke(previous)
+                    grant = nil
+                    grant = try await admit(payload, as: identity)
                 } else {
                     try await network.prepare(deploymentID: identity.deploymentID, runtime: ociRuntime)
                 }
-                containerID = try await docker.createContainer(config)
+                containerID = try await docker.createContainer(config(grant))
             }
         } catch let failure as ExecutionFailure {
             throw failure

@@ -17,7 +17,7 @@ import Queue
 /// | network | `NetworkDisabled` (only `lo`) unless asked for; then the deployment's own bridge (`network(deploymentID:)`) with inter-container traffic disabled, the egress policy on its traffic (`EgressPolicy`) and IPv6 off; a run with `allowed_hosts` joins the allowlist bridge instead (`allowlistNetwork(deploymentID:)`), where it reaches the allowlist proxy and nothing else, and gets the proxy's URL in `HTTP_PROXY`/`HTTPS_PROXY` (`ProxyGrant`) and a `resolv.conf` naming only its own loopback, so a name it looks up itself fails at once (Docker's embedded DNS would take 10 s to give up on the refused upstream) |
 /// | logging | none: output is read live through attach |
 /// | PID 1 | docker-init, which reaps zombies; the container ends when the entrypoint does |
-/// | labels | deployment, job, worker, the worker's process (`processLabel`) |
+/// | labels | deployment, job, worker, the worker's process (`processLabel`), its host (`hostLabel`) |
 enum SandboxSpec {
     static let deploymentLabel = "code-runner.deployment"
     static let jobLabel = "code-runner.job"
@@ -26,6 +26,9 @@ enum SandboxSpec {
     /// `code-runner-worker@N`, `scripts/run-service.sh`), so only this label tells the warm and
     /// build containers its killed predecessor left, which nobody will use again, from its own.
     static let processLabel = "code-runner.worker-process"
+    /// The worker's host (`WORKER_HOST`): on hosts that share one engine, a worker's orphan
+    /// sweep leaves another host's containers alone (`OrphanSweeper`).
+    static let hostLabel = "code-runner.host"
     /// This process's value of `processLabel`: new at every start.
     static let processToken = UUID().uuidString.lowercased()
 
@@ -62,10 +65,13 @@ enum SandboxSpec {
     /// The network `allowlistNetworkName` names: like `network(deploymentID:)`, on the bridge
     /// `allowlistBridgeName`, whose sandboxes the egress policy lets reach the allowlist proxy on
     /// the bridge's gateway and nothing else (`EgressPolicy.allowlist`).
+    /// Docker does not masquerade its traffic either: should its rules ever be missing, what
+    /// leaves it leaves with a private source address no one outside answers.
     static func allowlistNetwork(deploymentID: String) -> NetworkCreate {
         var spec = network(deploymentID: deploymentID)
         spec.name = allowlistNetworkName(deploymentID: deploymentID)
         spec.options[bridgeNameOption] = allowlistBridgeName(deploymentID: deploymentID)
+        spec.options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
         return spec
     }
 
@@ -98,6 +104,7 @@ enum SandboxSpec {
         jobID: String,
         workerID: String,
         deploymentID: String,
+        host: String = ServiceSettings.machineHostName,
         runtime: String?,
         proxy: ProxyGrant? = nil,
         hostCPUs: Int = hostCPUs
@@ -112,8 +119,11 @@ enum SandboxSpec {
             entrypoint: nil,
             user: "1000:1000",
             environment: environment.map { "\($0.0)=\($0.1)" },
-            labels: [deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID, processLabel: processToken],
-            networkDisabled: !payload.allowNetwork,
+            labels: [
+                deploymentLabel: deploymentID, jobLabel: jobID, workerLabel: workerID, processLabel: processToken, hostLabel: host,
+            ],
+            // an allowlisted payload without its proxy grant gets no network at all
+            networkDisabled: proxy == nil && !payload.allowNetwork,
             hostConfig: HostConfig(
                 memory: payload.memoryBytes,
                 memorySwap: payload.memoryBytes,
@@ -131,7 +141,7 @@ enum SandboxSpec {
                 // `/dev/shm` stays (POSIX semaphores: Python's multiprocessing needs it) but at
                 // 1 MiB, so it is no second disk: the only real writable space is `/tmp`.
                 shmSize: shmBytes,
-                sysctls: payload.allowNetwork ? networkedSysctls : nil,
+                sysctls: proxy != nil || payload.allowNetwork ? networkedSysctls : nil,
                 binds: proxy.map { ["\($0.resolvConfPath):/etc/resolv.conf:ro"] }
             )
         )

@@ -52,7 +52,7 @@ actor WarmPool {
 
     /// Whether a run can use a warm container at all.
     nonisolated func accepts(_ payload: RunPayload) -> Bool {
-        size > 0 && !payload.allowNetwork && payload.environment.isEmpty && payload.prebuild == nil
+        size > 0 && !payload.isNetworked && payload.environment.isEmpty && payload.prebuild == nil
             && payload.diskBytes == template.diskBytes && payload.pidsLimit == template.pidsLimit
             && ImageReference.runtime(ofImage: payload.image) != nil
     }
@@ -122,6 +122,7 @@ actor WarmPool {
                 jobID: identity.jobID,
                 workerID: identity.workerID,
                 deploymentID: identity.deploymentID,
+                host: identity.host,
                 runtime: ociRuntime
             )
             do {

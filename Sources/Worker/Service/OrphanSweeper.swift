@@ -4,12 +4,17 @@ import Queue
 /// Removes this deployment's containers that no live run owns: leftovers of a worker that was
 /// killed (a restarted process with the same worker id included, told apart by
 /// `SandboxSpec.processLabel`), or of a removal that failed. Other deployments' containers are
-/// never touched.
+/// never touched, and neither are other hosts' (`SandboxSpec.hostLabel`: hosts that share one
+/// engine, as the multi-host test's do, each sweep their own; a container from before the label
+/// counts as this host's).
 struct OrphanSweeper: Sendable {
     let docker: DockerClient
-    let store: any JobStore
+    /// Who is alive: the sweep reads the live workers, nothing else.
+    let store: any QueueDatabase
     let deploymentID: String
     let workerID: String
+    /// This worker's host (`WORKER_HOST`).
+    var host: String = ServiceSettings.machineHostName
     let liveWithin: Double
     let logger: Logger
 
@@ -24,6 +29,7 @@ struct OrphanSweeper: Sendable {
             let liveWorkers = Set(try await store.liveWorkers(within: liveWithin).map(\.id))
             for container in containers {
                 let labels = container.labels ?? [:]
+                if let containerHost = labels[SandboxSpec.hostLabel], containerHost != host { continue }
                 let owner = labels[SandboxSpec.workerLabel] ?? ""
                 let job = labels[SandboxSpec.jobLabel] ?? ""
                 // This process's warm, build and running containers are its own business (removed

@@ -37,9 +37,10 @@ struct WorkerService: Service {
             limits: BuildSandboxSpec.Limits(settings: settings, hostCPUs: ProcessInfo.processInfo.activeProcessorCount),
             logger: logger,
             store: store,
-            workerID: workerID
+            workerID: workerID,
+            host: settings.workerHost
         )
-        let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID)
+        let identity = RunIdentity(jobID: "", workerID: workerID, deploymentID: deploymentID, host: settings.workerHost)
         // The same defaults the API stores a request under (`RunPayload.defaults`): a run with
         // default limits is one the pool can serve.
         let catalog = RuntimeCatalog.load(from: settings.runtimeDirectory, logger: logger)
@@ -78,6 +79,7 @@ struct WorkerService: Service {
             store: store,
             deploymentID: deploymentID,
             workerID: workerID,
+            host: settings.workerHost,
             liveWithin: settings.leaseSeconds,
             logger: logger
         )
@@ -368,7 +370,7 @@ struct WorkerService: Service {
         let status = WorkerStatus(
             id: workerID,
             pid: Int(ProcessInfo.processInfo.processIdentifier),
-            host: ProcessInfo.processInfo.hostName,
+            host: settings.workerHost,
             slots: settings.workerConcurrency,
             busy: await running.count,
             draining: draining,

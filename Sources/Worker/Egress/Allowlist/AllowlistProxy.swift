@@ -9,8 +9,11 @@ import Glibc
 /// shuts it down with the network (`EgressGuard.removeNetwork`). Starting and reloading happen
 /// under a lock file, so workers starting together start one squid.
 ///
-/// Its directory (`/run/code-runner-proxy/<deployment>`) belongs to squid's user (`proxy`), which
-/// squid drops to: configuration, certificate (made with `openssl` at first start: ssl-bump needs
+/// Squid drops to a user of its own, `code-runner-proxy` (`scripts/setup-host.sh` creates it),
+/// whose every IPv6 connection but over loopback the kernel refuses (an `ip6tables` rule on
+/// `OUTPUT` matching the user, installed before squid starts): the egress ceiling is IPv4's, and
+/// squid's `dst ipv6` keyword leaves out `::1`. Its directory (`/run/code-runner-proxy/<deployment>`) belongs to
+/// that user: configuration, certificate (made with `openssl` at first start: ssl-bump needs
 /// one even to only peek), pid file, log, and `grants/`, where each allowlisted run's grant is a
 /// file (`ProxyGrantFile`).
 struct AllowlistProxy: Sendable {
@@ -20,8 +23,8 @@ struct AllowlistProxy: Sendable {
 
     /// The port the proxy listens on, on the allowlist bridge's gateway only.
     static let port = 23128
-    /// The user squid runs as (Debian's).
-    static let user = "proxy"
+    /// The user squid runs as: its own, so that the kernel rule on its IPv6 touches nothing else.
+    static let user = "code-runner-proxy"
 
     let directory: String
     /// Squid's service name (`-n`): it names squid's shared-memory segments, which two
@@ -55,10 +58,17 @@ struct AllowlistProxy: Sendable {
             throw Failure(description: "squid was not found; install Debian's squid-openssl on the engine's host (scripts/setup-host.sh does)")
         }
         let owner = try Self.owner()
+        try await refuseIPv6(of: owner.uid)
         try prepareDirectory(owner: owner)
         let lock = try await Self.lock(directory + "/lock")
         defer { close(lock) }
         if (try? String(contentsOfFile: resolvConfPath, encoding: .utf8)) != Self.resolvConfText {
+            // a bind mount whose source was missing (the directory removed under a starting
+            // container) leaves a directory there, made by the engine
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: resolvConfPath, isDirectory: &isDirectory), isDirectory.boolValue {
+                try? FileManager.default.removeItem(atPath: resolvConfPath)
+            }
             do {
                 try Self.resolvConfText.write(toFile: resolvConfPath, atomically: true, encoding: .utf8)
                 chmod(resolvConfPath, 0o644)
@@ -147,10 +157,26 @@ struct AllowlistProxy: Sendable {
             }
             if Self.isSquid(pid) {
                 kill(pid, SIGKILL)
+                killRemaining()
                 throw Failure(description: "squid (pid \(pid)) did not shut down within 15 s; killed")
             }
         }
+        killRemaining()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Kills what is left of this proxy's processes (a kid whose master was killed keeps its
+    /// port): every process whose command line names this service (`-n <service>`).
+    private func killRemaining() {
+        let marker = " -n \(serviceName) "
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), pid != getpid(),
+                let commandLine = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { continue }
+            // arguments are NUL-separated, unless squid rewrote them as one line
+            let text = String(decoding: commandLine.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self) + " "
+            if text.contains(marker) { kill(pid, SIGKILL) }
+        }
     }
 
     /// The pid of the running proxy, from its pid file, if that process is a squid.
@@ -237,9 +263,24 @@ struct AllowlistProxy: Sendable {
         }
     }
 
+    /// Makes the kernel refuse every IPv6 connection of squid's user but over loopback (where
+    /// squid reaches its own helpers; the host's addresses there are refused by squid itself,
+    /// `ProxyConfiguration`), unless the host has no IPv6 at all.
+    private func refuseIPv6(of uid: uid_t) async throws(Failure) {
+        guard FileManager.default.fileExists(atPath: "/proc/net/if_inet6") else { return }
+        let rule = ["OUTPUT", "!", "-o", "lo", "-m", "owner", "--uid-owner", "\(uid)", "-j", "REJECT"]
+        do {
+            if (try? await commands.run("ip6tables", ["-w", "-C"] + rule)) == nil {
+                _ = try await commands.run("ip6tables", ["-w", "-I"] + rule)
+            }
+        } catch {
+            throw Failure(description: "could not refuse IPv6 to squid's user: \(error)")
+        }
+    }
+
     private static func owner() throws(Failure) -> (uid: uid_t, gid: gid_t) {
         guard let entry = getpwnam(user) else {
-            throw Failure(description: "squid's user '\(user)' does not exist; install Debian's squid-openssl")
+            throw Failure(description: "squid's user '\(user)' does not exist; scripts/setup-host.sh creates it (useradd --system \(user))")
         }
         return (entry.pointee.pw_uid, entry.pointee.pw_gid)
     }

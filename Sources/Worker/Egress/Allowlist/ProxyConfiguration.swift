@@ -7,18 +7,27 @@ import Queue
 /// What a request through the proxy must pass, in order:
 /// 1. credentials: a run's grant token as user name (`ProxyGrant`), checked by the auth helper
 ///    (`code-runner-worker proxy-helper auth`); without them, 407;
-/// 2. the run's `allowed_hosts`: the requested host (the URL's for plain HTTP, the CONNECT
+/// 2. not squid's cache manager (`cache_object://`, `/squid-internal-mgr/`), whose reports would
+///    show other runs' requests and tokens: 403;
+/// 3. the run's `allowed_hosts`: the requested host (the URL's for plain HTTP, the CONNECT
 ///    line's for HTTPS), checked by the host helper (`proxy-helper host`); a name not allowed is
 ///    refused (403: the trailing `all` keeps squid from answering a 407 that clients retry)
 ///    before it is even resolved;
-/// 3. the egress ceiling, on every address the name resolves to (squid's `dst`, on the same
-///    resolution it then connects with, so a name that resolves differently a moment later
-///    cannot slip past): `EGRESS_DENY_CIDRS` refused, `EGRESS_ALLOW_CIDRS` allowed, the
-///    default-denied ranges and the host's own addresses refused, IPv6 refused;
-/// 4. for a CONNECT, the TLS client hello's server name (SNI), peeked at and checked by the
-///    SNI helper (`proxy-helper sni`): a tunnel opened to an allowed name that then asks for
-///    another (domain fronting) is cut. A hello without SNI (an address-only client) and
-///    a tunnel that carries no TLS pass on the CONNECT check alone.
+/// 4. the egress ceiling, on every IPv4 address the name resolves to (squid's `dst` matches when
+///    any of them is in the list, on the same resolution it then connects with, so a name that
+///    resolves differently a moment later cannot slip past): `EgressCeiling.refusedRanges` —
+///    `EGRESS_DENY_CIDRS`, and the default-denied ranges but `EGRESS_ALLOW_CIDRS` — and the
+///    host's own addresses, whatever the settings: 403;
+/// 5. IPv6: the kernel refuses every IPv6 connection of squid's user but over loopback
+///    (`AllowlistProxy`; squid talks to its helpers over `::1`), so a name's IPv6 addresses are
+///    never reached and a dual-stack name is reached over IPv4; what goes over loopback — `::1`,
+///    `::` and every IPv6 address of the host — is in the refused list of step 4, which squid's
+///    `dst ipv6` keyword would not cover;
+/// 6. for a CONNECT to port 443, the TLS client hello's server name (SNI), peeked at and checked
+///    by the SNI helper (`proxy-helper sni`): a tunnel opened to an allowed name whose hello names
+///    a host not on the list is cut. A hello without SNI (an address-only client) passes on the
+///    CONNECT check alone, and so does a tunnel to another port (spliced at once: protocols where
+///    the server speaks first would wait forever for a hello), or one that carries no TLS.
 ///
 /// The proxy caches nothing, adds no `Via` or `X-Forwarded-For`, and logs only errors
 /// (`cache.log` in its directory).
@@ -32,9 +41,15 @@ struct ProxyConfiguration: Sendable, Equatable {
     var helperExecutable: String
     var allowed: [IPv4Network]
     var denied: [IPv4Network]
-    /// The host's own IPv4 addresses: refused like the default-denied ranges (a public one
-    /// would otherwise be a way to the host's services).
+    /// The host's own IPv4 addresses: refused whatever the settings say (a public one, or one
+    /// inside an `EGRESS_ALLOW_CIDRS` range, would otherwise be a way to the host's services).
     var hostAddresses: [IPv4Network]
+    /// The host's own IPv6 addresses: the kernel lets squid's IPv6 out through loopback only
+    /// (its helpers talk to it over `::1`), and every address of the host is reached that way,
+    /// so these are refused here, with `::1` and `::` always among them.
+    var hostAddresses6: [String] = []
+    /// The user squid runs as, whose IPv6 the kernel refuses.
+    var user: String = AllowlistProxy.user
     /// A digest of the hosts file squid reads at start: part of the text, so a change to it
     /// makes the text differ and the proxy reload.
     var hostsFileDigest: String
@@ -48,11 +63,15 @@ struct ProxyConfiguration: Sendable, Equatable {
     var text: String {
         let helper = "\(helperExecutable) proxy-helper"
         // squid warns of (and ignores) a range inside another of the same list
-        let refused = EgressCeiling.defaultDenied + hostAddresses.filter { address in !EgressCeiling.defaultDenied.contains { $0.contains(address) } }
-        var lines = [
+        let ranges = EgressCeiling.refusedRanges(allowed: allowed, denied: denied)
+        let refused =
+            (ranges + hostAddresses.filter { address in !ranges.contains { $0.contains(address) } }).map(\.description)
+            + (["::1", "::"] + hostAddresses6.filter { $0 != "::1" && $0 != "::" })
+        return [
             "# The allowlist proxy of a Code Runner deployment, written by its workers (AllowlistProxy); do not edit.",
             "# hosts file: \(hostsFileDigest)",
             "http_port \(listenAddress):\(port) ssl-bump tls-cert=\(certificatePath) generate-host-certificates=off",
+            "cache_effective_user \(user)",
             "pid_filename \(pidPath)",
             "cache_log \(logPath)",
             "access_log none",
@@ -66,6 +85,7 @@ struct ProxyConfiguration: Sendable, Equatable {
             "forwarded_for delete",
             "via off",
             "httpd_suppress_version_string on",
+            "cachemgr_passwd disable all",
             "auth_param basic program \(helper) auth \(grantsDirectory)",
             "auth_param basic children 8 startup=1 idle=1",
             "auth_param basic realm code-runner allowlist",
@@ -75,25 +95,19 @@ struct ProxyConfiguration: Sendable, Equatable {
             "acl authenticated proxy_auth REQUIRED",
             "acl allowed_host external cr_host",
             "acl allowed_sni external cr_sni",
-            "acl ipv6_destination dst ipv6",
-            "acl refused_destination dst \(refused.map(\.description).joined(separator: " "))",
-        ]
-        if !denied.isEmpty { lines.append("acl operator_denied dst \(denied.map(\.description).joined(separator: " "))") }
-        if !allowed.isEmpty { lines.append("acl operator_allowed dst \(allowed.map(\.description).joined(separator: " "))") }
-        lines += [
-            "acl tls_hello_unseen at_step SslBump1", "http_access deny !authenticated", "http_access deny !allowed_host all",
-            "http_access deny ipv6_destination",
-        ]
-        if !denied.isEmpty { lines.append("http_access deny operator_denied") }
-        if !allowed.isEmpty { lines.append("http_access allow operator_allowed") }
-        lines += [
+            "acl refused_destination dst \(refused.joined(separator: " "))",
+            "acl tls_port port 443",
+            "acl tls_hello_unseen at_step SslBump1",
+            "http_access deny !authenticated",
+            "http_access deny manager",
+            "http_access deny !allowed_host all",
             "http_access deny refused_destination",
             "http_access allow all",
+            "ssl_bump splice !tls_port",
             "ssl_bump peek tls_hello_unseen",
             "ssl_bump splice allowed_sni",
             "ssl_bump terminate all",
             "on_unsupported_protocol tunnel all",
-        ]
-        return lines.joined(separator: "\n") + "\n"
+        ].joined(separator: "\n") + "\n"
     }
 }
