@@ -18,6 +18,8 @@ DOCUMENTED = {
     "code_runner_queue_jobs": "gauge",
     "code_runner_workers": "gauge",
     "code_runner_worker_slots": "gauge",
+    "code_runner_host_workers": "gauge",
+    "code_runner_host_slots": "gauge",
     "code_runner_docker_connected_workers": "gauge",
     "code_runner_pool_ready_containers": "gauge",
     "code_runner_prebuild_builds_total": "counter",
