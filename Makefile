@@ -1,6 +1,6 @@
 # Code Runner — the two commands a newcomer needs:
 #   make run    set up the host (Docker, packages), build images and binaries, serve on $(PORT)
-#   make test   the same set-up, then unit + integration tests and the acceptance suite
+#   make test   the same set-up, then unit + integration tests (SQLite and PostgreSQL) and the acceptance suite
 SHELL := /bin/bash
 PORT ?= 8000
 WORKERS ?= 2
@@ -9,10 +9,10 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug lint unit-test acceptance openapi ops-test client-test hostile bench chaos chaos-ci clean-images help
+.PHONY: run test setup images build build-debug lint unit-test postgres postgres-stop acceptance acceptance-postgres openapi ops-test client-test hostile bench chaos chaos-ci clean-images help
 
 help:
-	@echo "make run | make test | make images | make build | make acceptance"
+	@echo "make run | make test | make images | make build | make acceptance | make postgres | make postgres-stop"
 
 ## Install missing Debian packages and start dockerd when it is not running.
 setup:
@@ -31,9 +31,9 @@ build:
 run: images build
 	@exec bash scripts/run-service.sh
 
-## Every test: unit and integration tests (real Docker, real SQLite), then the acceptance suite
+## Every test: unit and integration tests (real Docker, real SQLite and PostgreSQL), then the acceptance suite
 ## against a freshly started service.
-test: lint images build unit-test acceptance openapi ops-test client-test hostile chaos-ci
+test: lint images build unit-test acceptance acceptance-postgres openapi ops-test client-test hostile chaos-ci
 
 ## The source's form: swift-format (settings in .swift-format; `swift format format --in-place
 ## --recursive Sources Tests Package.swift` fixes it) and the OpenAPI document as strict JSON.
@@ -42,12 +42,30 @@ lint:
 	@bash scripts/run-openapi.sh --lint
 
 ## CODE_RUNNER_REQUIRE_DOCKER=1: the suites that need the engine fail rather than skip without it.
+## Every queue test runs against SQLite and against PostgreSQL: the throw-away server of
+## scripts/postgres-server.sh (started if it does not run, left running; `make postgres-stop`)
+## gives TEST_POSTGRES_URL, and CODE_RUNNER_REQUIRE_POSTGRES=1 makes the PostgreSQL half fail
+## rather than skip without it.
 unit-test:
 	@swift build --build-tests
-	@CODE_RUNNER_REQUIRE_DOCKER=1 swift test --skip-build --no-parallel
+	@url=$$(bash scripts/postgres-server.sh start) && eval "$$url" && export TEST_POSTGRES_URL && \
+		CODE_RUNNER_REQUIRE_DOCKER=1 CODE_RUNNER_REQUIRE_POSTGRES=1 swift test --skip-build --no-parallel
+
+## The tests' PostgreSQL 15 server (root; data in /var/tmp/code-runner-postgres, port 55432):
+## started (or found running) and its TEST_POSTGRES_URL printed; stopped.
+postgres:
+	@bash scripts/postgres-server.sh start
+
+postgres-stop:
+	@bash scripts/postgres-server.sh stop
 
 acceptance: build
 	@bash scripts/run-acceptance.sh $(ACCEPTANCE)
+
+## The acceptance suite again, with the service on PostgreSQL (DATABASE_URL: a fresh database on
+## the tests' server, dropped afterwards).
+acceptance-postgres: build
+	@bash scripts/run-acceptance-postgres.sh $(ACCEPTANCE)
 
 ## GET /openapi.json kept true: the acceptance flows validated against it, then a schemathesis
 ## fuzz run (about 4 minutes; see scripts/run-openapi.sh).
@@ -70,7 +88,7 @@ hostile: build
 ## The crash and load scenarios that are safe to run on any CI machine (everything but the
 ## dockerd restart).
 chaos-ci: build
-	@bash scripts/run-chaos.sh kill9-workers sigstop kill9-api sigterm-drain load disk-full
+	@bash scripts/run-chaos.sh kill9-workers sigstop kill9-api sigterm-drain load disk-full postgres-restart
 
 ## Crash and load scenarios (kill -9, SIGSTOP, dockerd restart, 500 runs, disk full; root;
 ## restarts dockerd): scripts/run-chaos.sh, see Tests/chaos/README.md.

@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
-// Code Runner: an HTTP API (Hummingbird) that queues code-execution jobs in SQLite (GRDB) and
-// worker processes that run them in hardened Docker containers (Engine API over the unix socket).
+// Code Runner: an HTTP API (Hummingbird) that queues code-execution jobs in SQLite (GRDB) or
+// PostgreSQL (postgres-nio), and worker processes that run them in hardened Docker containers
+// (Engine API over the unix socket).
 import PackageDescription
 
 let package = Package(
@@ -26,12 +27,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
             name: "Queue",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // ConnectionPoolError: how the pool says it cannot connect (a 503, not a 500)
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ]
@@ -75,11 +83,20 @@ let package = Package(
             dependencies: [
                 "Worker", "Queue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "QueueTests", dependencies: ["Queue", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "QueueTests",
+            dependencies: [
+                "Queue",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "APITests",
             dependencies: [

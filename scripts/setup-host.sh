@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Prepares a Debian host for Code Runner (run as root; idempotent; fast when nothing is to do):
 #   1. installs the missing ones of: docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc
-#      squid-openssl openssl (`apt-get update` only when something is missing); squid is the
+#      squid-openssl openssl postgresql (`apt-get update` only when something is missing); squid is the
 #      allowlist proxy the workers start themselves (AllowlistProxy), so its packaged service is
 #      kept from starting (policy-rc.d during the install) and stopped if it runs; and creates
-#      the proxy's system user, code-runner-proxy;
+#      the proxy's system user, code-runner-proxy; postgresql (Debian 12: PostgreSQL 15, server
+#      and client) is for the tests' throw-away server (scripts/postgres-server.sh, its own data
+#      directory and port 55432), so the package's own clusters (`main` on 5432) are kept from
+#      starting the same way, stopped if they run, and set to `manual` in their start.conf so that
+#      a boot does not start them either;
 #   2. starts dockerd in the background (log: $DOCKERD_LOG, default /var/log/dockerd.log) when
 #      the engine does not answer and no dockerd is running - never a second one;
 #   3. waits (bounded, DOCKER_WAIT seconds, default 60) until `docker info` answers;
@@ -14,7 +18,7 @@
 # Works without systemd. Prints what it did.
 set -euo pipefail
 
-PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc squid-openssl openssl)
+PACKAGES=(docker.io libsqlite3-dev mmdebstrap unzip ca-certificates gcc libc6-dev runsc squid-openssl openssl postgresql)
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 DOCKER_WAIT="${DOCKER_WAIT:-60}"
 
@@ -33,7 +37,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     say "installing missing packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null || die "apt-get update failed"
-    # no package's service may start on its own here (squid's would listen on 3128 everywhere)
+    # no package's service may start on its own here (squid's would listen on 3128 everywhere,
+    # postgresql's cluster `main` on 5432)
     policy_rc=/usr/sbin/policy-rc.d
     [ -e "$policy_rc" ] && policy_rc=""
     [ -n "$policy_rc" ] && printf '#!/bin/sh\nexit 101\n' > "$policy_rc" && chmod 755 "$policy_rc"
@@ -55,6 +60,24 @@ fi
 if [ -f /run/squid.pid ] && kill -0 "$(cat /run/squid.pid)" 2>/dev/null; then
     squid -k shutdown >/dev/null 2>&1 || true
     say "stopped the packaged squid service (the workers start their own allowlist proxy)"
+fi
+
+# the packaged PostgreSQL clusters (`main`, made by the install) are not ours either: the tests
+# start their own server (scripts/postgres-server.sh). Stop one that runs; keep boots from
+# starting them (start.conf `auto` -> `manual`; pg_ctlcluster still starts one by hand).
+if command -v pg_lsclusters >/dev/null 2>&1; then
+    while read -r version cluster _ status _; do
+        [ -n "$cluster" ] || continue
+        start_conf="/etc/postgresql/$version/$cluster/start.conf"
+        if [ -f "$start_conf" ] && grep -qx 'auto' "$start_conf"; then
+            sed -i 's/^auto$/manual/' "$start_conf"
+            say "set the packaged PostgreSQL cluster $version/$cluster to start manually ($start_conf)"
+        fi
+        if [[ "$status" == online* ]]; then  # also "online,recovery"
+            pg_ctlcluster "$version" "$cluster" stop >/dev/null 2>&1 || true
+            say "stopped the packaged PostgreSQL cluster $version/$cluster (the tests start their own server)"
+        fi
+    done < <(pg_lsclusters --no-header 2>/dev/null || true)
 fi
 
 # ---- 4 (prepared before the engine starts). gVisor in daemon.json ------------------------------

@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import Queue
 
-/// `code-runner-api`: the HTTP API. It validates requests, stores them as jobs in SQLite and
+/// `code-runner-api`: the HTTP API. It validates requests, stores them as jobs (SQLite, or PostgreSQL for several hosts) and
 /// waits for workers to finish them; it never connects to Docker.
 @main
 struct APIMain {
@@ -17,8 +17,15 @@ struct APIMain {
         }
         LogOutput.bootstrap(settings)
         let logger = Logger(label: "code-runner.api")
+        let store: any JobStore
         do {
-            let app = try makeApplication(settings: settings, logger: logger)
+            store = try await JobStores.open(settings: settings, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("code-runner-api: \(error)\n".utf8))
+            exit(1)
+        }
+        do {
+            let app = try makeApplication(settings: settings, logger: logger, store: store)
             if !settings.authEnabled {
                 logger.warning("No authentication configured. API is open to all requests. Set CODE_RUNNER_API_KEYS or AUTH_TOKEN to secure the API.")
             }

@@ -1,18 +1,22 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Queue
 
 /// `code-runner-bench queue-probe`: drives the queue with a no-op executor, without Docker.
 /// Used by the multi-process queue tests and by the queue benchmark: several probe processes
-/// claim from one database file and print what they did, one line per job.
+/// claim from one database (a SQLite file or a PostgreSQL schema) and print what they did, one line per job.
 struct QueueProbe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue-probe",
         abstract: "Claim and complete jobs with a no-op executor (tests, benchmarks)."
     )
 
-    @Option(help: "The SQLite database file.")
+    @Option(help: "The SQLite database file, or a postgres:// URL.")
     var database: String
+
+    @Option(help: "With a postgres:// URL: the schema to use (created when missing).")
+    var schema: String?
 
     @Option(help: "This probe's worker id.")
     var workerID = "probe-\(ProcessInfo.processInfo.processIdentifier)"
@@ -42,7 +46,7 @@ struct QueueProbe: AsyncParsableCommand {
     var enqueue: Int?
 
     func run() async throws {
-        let store = try SQLiteJobStore(path: database)
+        let store = try await JobStores.open(database: database, schema: schema, logger: Logger(label: "queue-probe"))
         if let enqueue {
             for _ in 0..<enqueue {
                 _ = try await store.enqueue(NewJob(kind: .run, owner: "probe", payload: Data("{}".utf8)), maxQueueDepth: nil)

@@ -1,11 +1,10 @@
 import Foundation
-import GRDB
 
 /// Group commit for results: completions that arrive while one is being written are written
-/// together, in the next single `BEGIN IMMEDIATE` transaction, each still fenced on its own
-/// lease. A lone completion costs one actor hop more than a direct write; under load, N
-/// completions cost one lock acquisition and one WAL commit instead of N — the write lock is
-/// what several worker processes contend for.
+/// together, in the next single transaction (SQLite: one `BEGIN IMMEDIATE`; PostgreSQL: one
+/// `BEGIN`…`COMMIT`), each still fenced on its own lease. A lone completion costs one actor hop
+/// more than a direct write; under load, N completions cost one lock acquisition and one commit
+/// instead of N — on SQLite the write lock is what several worker processes contend for.
 ///
 /// The writes run in a task of their own, so a caller's cancellation never abandons a batch
 /// (GRDB refuses to start work in a cancelled task).
@@ -16,12 +15,15 @@ actor CompletionBatcher {
         let continuation: CheckedContinuation<Bool, any Error>
     }
 
-    private let pool: DatabasePool
+    /// Writes one batch in one transaction; per item, whether its result was stored.
+    typealias Write = @Sendable ([(lease: Lease, result: Data)]) async throws -> [Bool]
+
+    private let write: Write
     private var pending: [Pending] = []
     private var flushing = false
 
-    init(pool: DatabasePool) {
-        self.pool = pool
+    init(write: @escaping Write) {
+        self.write = write
     }
 
     /// Stores `result` as the job's outcome if `lease` is still current; false otherwise.
@@ -47,12 +49,5 @@ actor CompletionBatcher {
             }
         }
         flushing = false
-    }
-
-    /// One transaction for the batch: `JobStatements.complete`, each item fenced on its lease.
-    private func write(_ items: [(lease: Lease, result: Data)]) async throws -> [Bool] {
-        try await pool.write { db in
-            try JobStatements.complete(items, in: db)
-        }
     }
 }

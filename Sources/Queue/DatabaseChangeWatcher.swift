@@ -14,7 +14,7 @@ import Synchronization
 final class DatabaseChangeWatcher: Sendable {
     private let connection: DatabaseQueue
     private let safetyInterval: Duration
-    private let subscribers = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
+    private let subscribers = ChangeBroadcaster()
     private let pollTask = Mutex<Task<Void, Never>?>(nil)
     private let writes: AsyncStream<Void>
     private let writeSignal: AsyncStream<Void>.Continuation
@@ -39,12 +39,7 @@ final class DatabaseChangeWatcher: Sendable {
 
     /// A stream that yields (coalesced) whenever the database changed.
     func subscribe() -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let id = UUID()
-        subscribers.withLock { $0[id] = continuation }
-        continuation.onTermination = { [weak self] _ in
-            self?.subscribers.withLock { _ = $0.removeValue(forKey: id) }
-        }
+        let stream = subscribers.subscribe()
         startIfNeeded()
         return stream
     }
@@ -93,8 +88,7 @@ final class DatabaseChangeWatcher: Sendable {
                 let version = currentVersion()
                 if version != last {
                     last = version
-                    let targets = subscribers.withLock { Array($0.values) }
-                    for continuation in targets { continuation.yield() }
+                    subscribers.broadcast()
                     break
                 }
                 if attempt < pauses.count { try? await Task.sleep(for: pauses[attempt]) }

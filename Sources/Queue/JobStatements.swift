@@ -135,17 +135,15 @@ enum JobStatements {
         )
     }
 
-    /// Cached. Extends every lease `worker` holds on a running job to `leaseSeconds` from now;
-    /// returns their `id` and `lease_token`.
-    static func extendLeases(worker: String, leaseSeconds: Double) -> SQLRequest<Row> {
-        SQLRequest(
-            literal: """
-                UPDATE jobs SET lease_expires_at = \(sql: DatabaseClock.now) + \(leaseSeconds)
-                WHERE lease_owner = \(worker) AND state = \(state: .running)
-                RETURNING id, lease_token
-                """,
-            cached: true
-        )
+    /// Extends these leases of `worker`'s, where still current, to `leaseSeconds` from now;
+    /// returns their `id` and `lease_token`. (Tokens are random: a token names one job's lease.)
+    static func extendLeases(_ leases: [Lease], worker: String, leaseSeconds: Double) -> SQLRequest<Row> {
+        """
+        UPDATE jobs SET lease_expires_at = \(sql: DatabaseClock.now) + \(leaseSeconds)
+        WHERE id IN \(leases.map(\.jobID)) AND lease_token IN \(leases.map(\.token))
+            AND lease_owner = \(worker) AND state = \(state: .running)
+        RETURNING id, lease_token
+        """
     }
 
     // MARK: - writes fenced on a lease

@@ -23,6 +23,24 @@ public protocol QueueDatabase: Sendable {
 
     /// Workers whose heartbeat is younger than `seconds`.
     func liveWorkers(within seconds: Double) async throws -> [WorkerStatus]
+
+    /// When a call of this process last found the database unavailable (a PostgreSQL server
+    /// down or unreachable); nil if never. While the database was away nobody could heartbeat,
+    /// so for a lease after it, stale heartbeats and expired leases say nothing about who is
+    /// alive: the reaper and the orphan sweep wait that long before judging.
+    var lastOutage: ContinuousClock.Instant? { get }
+}
+
+extension QueueDatabase {
+    /// One SQLite file on local disk has no outages to speak of (a full disk is not one: nobody
+    /// else can write either).
+    public var lastOutage: ContinuousClock.Instant? { nil }
+
+    /// Whether the database was unavailable to this process within the last `seconds`.
+    public func hadOutage(within seconds: Double) -> Bool {
+        guard let last = lastOutage else { return false }
+        return last.duration(to: .now) < .seconds(seconds)
+    }
 }
 
 /// The API's side of the queue: submitting, reading and cancelling jobs.
@@ -47,9 +65,13 @@ public protocol ClaimStore: QueueDatabase {
     /// with a fresh lease. The order matches the `jobs_claimable` index, so a claim reads only
     /// the rows it takes, however long the backlog.
     func claim(worker: String, limit: Int, leaseSeconds: Double) async throws -> [ClaimedJob]
-    /// Records the worker's status and extends all its leases in one write; returns the leases
-    /// it still holds (a lease missing from the answer was lost: cancelled or reaped).
-    func heartbeat(_ status: WorkerStatus, leaseSeconds: Double) async throws -> Set<Lease>
+    /// Records the worker's status and extends the leases it runs jobs under (`holding`) in one
+    /// write; returns those it still holds (a lease missing from the answer was lost: cancelled
+    /// or reaped). Only the leases named are extended: a claim the worker never heard back from
+    /// (its answer lost with a connection, or given up at a deadline after the database had
+    /// committed it) is not kept alive by the worker's heartbeats; it expires, and the reaper
+    /// gives the job to the queue again.
+    func heartbeat(_ status: WorkerStatus, holding leases: [Lease], leaseSeconds: Double) async throws -> Set<Lease>
     /// The leases among these that are still current (read only).
     func currentLeases(among leases: [Lease]) async throws -> Set<Lease>
     func complete(_ lease: Lease, result: Data) async throws -> Bool

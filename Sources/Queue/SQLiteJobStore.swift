@@ -42,7 +42,9 @@ public final class SQLiteJobStore: JobStore {
         }
         pool = openedPool
         watcher = openedWatcher
-        completions = CompletionBatcher(pool: openedPool)
+        completions = CompletionBatcher { [openedPool] items in
+            try await openedPool.write { db in try JobStatements.complete(items, in: db) }
+        }
     }
 
     public func changes() -> AsyncStream<Void> {
@@ -141,12 +143,13 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func heartbeat(_ status: WorkerStatus, leaseSeconds: Double) async throws -> Set<Lease> {
+    public func heartbeat(_ status: WorkerStatus, holding leases: [Lease], leaseSeconds: Double) async throws -> Set<Lease> {
         let images = String(decoding: try JSONEncoder().encode(status.images), as: UTF8.self)
         return try await pool.write { db in
             try db.executeCached(WorkerStatements.upsert(status, images: images))
-            let rows = try JobStatements.extendLeases(worker: status.id, leaseSeconds: leaseSeconds).fetchAll(db)
-            return Set(try rows.map(Lease.init(row:)))
+            guard !leases.isEmpty else { return [] }
+            let rows = try JobStatements.extendLeases(leases, worker: status.id, leaseSeconds: leaseSeconds).fetchAll(db)
+            return Set(try rows.map(Lease.init(row:))).intersection(leases)
         }
     }
 

@@ -27,6 +27,12 @@ public struct ServiceSettings: Sendable {
     public var cleanupMaxAgeDays = 7
     public var runtimeDirectory = "runtimes"
     public var databasePath = "data/code-runner.sqlite"
+    /// `DATABASE_URL`: a PostgreSQL server for the job queue (several hosts share it); nil keeps
+    /// the SQLite file at `databasePath`.
+    public var databaseURL: PostgresLocation?
+    /// `DATABASE_POOL_SIZE`: connections each process may open to PostgreSQL (its pool), besides
+    /// the one it listens on for wake-ups.
+    public var databasePoolSize = 10
     public var defaultCPUs = 1.0
     public var maxOutputBytes = 1_048_576
     public var maxMetadataBytes = 1_048_576
@@ -158,6 +164,14 @@ public struct ServiceSettings: Sendable {
         integer("CLEANUP_MAX_AGE_DAYS", &cleanupMaxAgeDays)
         if let value = text("RUNTIME_DIR"), !value.isEmpty { runtimeDirectory = value }
         if let value = text("DATABASE_PATH"), !value.isEmpty { databasePath = value }
+        if let value = text("DATABASE_URL"), !value.trimmingCharacters(in: .whitespaces).isEmpty {
+            do throws(InvalidDatabaseURL) {
+                databaseURL = try PostgresLocation(url: value)
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        integer("DATABASE_POOL_SIZE", &databasePoolSize)
         decimal("DEFAULT_CPUS", &defaultCPUs)
         integer("MAX_OUTPUT_BYTES", &maxOutputBytes)
         integer("MAX_METADATA_BYTES", &maxMetadataBytes)
@@ -236,6 +250,7 @@ public struct ServiceSettings: Sendable {
         if prebuildMaxLayerMB <= 0 { problems.append("PREBUILD_MAX_LAYER_MB must be positive") }
         if poolSize < 0 || poolSize > 16 { problems.append("POOL_SIZE must be between 0 and 16") }
         if maxQueueDepth <= 0 { problems.append("MAX_QUEUE_DEPTH must be positive") }
+        if !(1...100).contains(databasePoolSize) { problems.append("DATABASE_POOL_SIZE must be between 1 and 100") }
         if !problems.isEmpty { throw InvalidConfiguration(problems: problems) }
     }
 }

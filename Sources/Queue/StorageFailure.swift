@@ -1,11 +1,13 @@
 import GRDB
 
-/// Tells failures of the storage itself (disk full, read-only file, I/O error, lock timeout)
-/// from other errors, so that the API can answer them with a clear 503 instead of a 500: the
-/// request may succeed once an operator fixed the disk, and nothing was written.
+/// Tells failures of the storage itself (disk full, read-only file, I/O error, lock timeout; a
+/// PostgreSQL server that cannot be reached or is restarting) from other errors, so that the API
+/// can answer them with a clear 503 instead of a 500: the request may succeed once an operator
+/// fixed the disk or the server is back, and nothing was written.
 public enum StorageFailure {
     /// A short reason when `error` means the database cannot be used right now; else nil.
     public static func reason(for error: any Error) -> String? {
+        if let reason = PostgresErrorCode.unavailability(error) { return reason }
         guard let error = error as? DatabaseError else { return nil }
         switch error.resultCode {
         case .SQLITE_FULL: return "the disk is full"

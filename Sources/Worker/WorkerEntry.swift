@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// The worker library's entry point: `code-runner-worker serve` is argument parsing around
 /// `WorkerEntry.serve`. Everything else in the library stays internal.
 public enum WorkerEntry {
-    /// Claims and runs jobs from the queue at `settings.databasePath` in containers on
+    /// Claims and runs jobs from the queue the settings name (`JobStores.open`) in containers on
     /// `settings.dockerSocket` until SIGTERM or SIGINT, then drains: running jobs get
     /// `drainTimeout` to finish before their leases are released.
     ///
@@ -13,7 +13,7 @@ public enum WorkerEntry {
     /// (e.g. `workerConcurrency`) to `settings`.
     public static func serve(settings: ServiceSettings, workerID: String, drainTimeout: Duration) async throws {
         let logger = Logger(label: "code-runner.worker.\(workerID)")
-        let store = try SQLiteJobStore(path: settings.databasePath)
+        let store = try await JobStores.open(settings: settings, logger: logger)
         let docker = DockerClient(socketPath: settings.dockerSocket)
         let service = WorkerService(
             store: store,

@@ -37,7 +37,7 @@ struct APIRouteTests {
             engineVersion: "test",
             images: ["code-runner-python"]
         )
-        _ = try await store.heartbeat(status, leaseSeconds: 60)
+        _ = try await store.heartbeat(status, holding: [], leaseSeconds: 60)
         return Task {
             for await _ in store.changes() {
                 guard let claimed = try? await store.claim(worker: "fake", limit: 4, leaseSeconds: 60) else { continue }
@@ -282,6 +282,7 @@ struct MetricsRouteTests {
         try await store.recordCleanup(CleanupReport(removedJobs: 3, removedContainers: 1, removedImages: 2))
         _ = try await store.heartbeat(
             WorkerStatus(id: "w", pid: 1, host: "h", slots: 4, busy: 1, dockerConnected: true, poolReady: 3),
+            holding: [],
             leaseSeconds: 60
         )
         try await store.addMetricSamples([

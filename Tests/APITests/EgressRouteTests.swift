@@ -29,7 +29,7 @@ struct EgressRouteTests {
     @Test("no worker can install the policy: networked and allowlisted runs and prebuilds are a 503 with the reason; others still run")
     func refusedWithoutPolicy() async throws {
         let store = try routes.freshStore()
-        _ = try await store.heartbeat(worker("w1", egressProblem: "iptables was not found"), leaseSeconds: 60)
+        _ = try await store.heartbeat(worker("w1", egressProblem: "iptables was not found"), holding: [], leaseSeconds: 60)
         let app = try routes.makeApp(store)
         try await app.test(.router) { client in
             let bodies = [
@@ -69,8 +69,8 @@ struct EgressRouteTests {
     @Test("one worker with the policy in force is enough; /health says enforced, then unknown without workers")
     func enforcedByOne() async throws {
         let store = try routes.freshStore()
-        _ = try await store.heartbeat(worker("w1", egressProblem: "iptables was not found"), leaseSeconds: 60)
-        _ = try await store.heartbeat(worker("w2", egressProblem: nil), leaseSeconds: 60)
+        _ = try await store.heartbeat(worker("w1", egressProblem: "iptables was not found"), holding: [], leaseSeconds: 60)
+        _ = try await store.heartbeat(worker("w2", egressProblem: nil), holding: [], leaseSeconds: 60)
         let app = try routes.makeApp(store)
         try await app.test(.router) { client in
             let networked = try await client.execute(

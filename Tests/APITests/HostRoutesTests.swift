@@ -21,7 +21,7 @@ struct HostRoutesTests {
             worker("a1", host: "host-a", slots: 2, busy: 1), worker("a2", host: "host-a", slots: 4, busy: 0, connected: false),
             worker("b1", host: "host-b", slots: 3, busy: 3),
         ] {
-            _ = try await store.heartbeat(status, leaseSeconds: 60)
+            _ = try await store.heartbeat(status, holding: [], leaseSeconds: 60)
         }
         return store
     }

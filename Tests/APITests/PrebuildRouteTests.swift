@@ -18,6 +18,7 @@ struct PrebuildRouteTests {
     func fakeBuilder(_ store: SQLiteJobStore) async throws -> Task<Void, Never> {
         _ = try await store.heartbeat(
             WorkerStatus(id: "builder", pid: 1, host: "t", slots: 2, dockerConnected: true, images: ["code-runner-python"]),
+            holding: [],
             leaseSeconds: 60
         )
         return Task {

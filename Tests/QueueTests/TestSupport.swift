@@ -167,7 +167,7 @@ final class OnceFlag: @unchecked Sendable {
 
 /// Enqueues `count` run jobs with a trivial payload.
 @discardableResult
-func enqueueJobs(_ store: SQLiteJobStore, count: Int, owner: String = "") async throws -> [Job] {
+func enqueueJobs(_ store: any JobStore, count: Int, owner: String = "") async throws -> [Job] {
     var jobs: [Job] = []
     for index in 0..<count {
         if case .created(let job) = try await store.enqueue(

@@ -379,7 +379,7 @@ class Context:
         self.services: list[Service] = []
         self.cleanups: list[Callable[[], None]] = []
         self.result: dict[str, Any] = {
-            "scenario": scenario, "sent": 0, "completed": 0, "failed": 0, "lost": 0,
+            "scenario": scenario, "sent": 0, "completed": 0, "failed": 0, "lost": 0, "double": 0,
             "passed": False, "problems": [], "metrics": {}, "notes": [], "run_dir": run_dir,
         }
         self._pidfile = os.path.join(run_dir, "pids")

@@ -32,6 +32,7 @@ SCENARIOS = {
     "load": ("s6_load.py", 480),
     "scale": ("s7_scale.py", 420),
     "disk-full": ("s8_disk_full.py", 180),
+    "postgres-restart": ("s9_postgres_restart.py", 240),
 }
 
 
@@ -66,6 +67,11 @@ def highlights(result: dict) -> str:
         if name == "scale":
             curve = m.get("curve", {})
             return "runs/s " + " ".join(f"{k}w:{v['runs_per_s']}" for k, v in curve.items())
+        if name == "postgres-restart":
+            outage = m.get("during_outage_get_jobs") or {}
+            return (f"restart fast {m.get('restart_fast_s')}s immediate {m.get('restart_immediate_s')}s; outage→"
+                    f"{outage.get('status')} in {outage.get('answered_s')}s; back {m.get('recovery_after_start_s')}s "
+                    f"after start; reruns {m.get('reruns')}")
         if name == "disk-full":
             full = (m.get("A_attempts") or [{}])[-1].get("status")
             ro = (m.get("B_post_jobs_read_only") or {}).get("status")
@@ -128,7 +134,7 @@ def run_one(name: str, run_dir: str, env: dict) -> dict:
         with open(json_out) as f:
             result = json.load(f)
     except (OSError, ValueError):
-        result = {"scenario": name, "sent": 0, "completed": 0, "failed": 0, "lost": 0, "passed": False,
+        result = {"scenario": name, "sent": 0, "completed": 0, "failed": 0, "lost": 0, "double": 0, "passed": False,
                   "problems": [f"no result (exit status {proc.returncode}); see {out_path}"], "metrics": {}}
     if proc.returncode != 0 and result.get("passed"):
         result["passed"] = False
@@ -142,8 +148,8 @@ def run_one(name: str, run_dir: str, env: dict) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    header = ("scenario", "sent", "completed", "failed", "lost", "result", "secs", "numbers")
-    rows = [header] + [(r["scenario"], str(r["sent"]), str(r["completed"]), str(r["failed"]), str(r["lost"]),
+    header = ("scenario", "sent", "completed", "failed", "lost", "double", "result", "secs", "numbers")
+    rows = [header] + [(r["scenario"], str(r["sent"]), str(r["completed"]), str(r["failed"]), str(r["lost"]), str(r.get("double", 0)),
                         "PASS" if r["passed"] else "FAIL", str(r.get("seconds", "")), highlights(r))
                        for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -1,4 +1,5 @@
 import Logging
+import Queue
 import Synchronization
 
 /// When a failing background loop is worth a log line: the first failure at once, then at most
@@ -93,6 +94,23 @@ func every(
             throw CancellationError()
         } catch {
             failures.failed(name, error)
+        }
+    }
+}
+
+/// Runs a write of a job's outcome again while the database is unavailable (`StorageFailure`:
+/// a PostgreSQL server restarting or away), for up to `limit` (the lease: after it the job is
+/// another attempt's), pausing 200 ms, 400 ms, … 2 s in between. An outage shorter than a lease
+/// then costs the job a delay, not a rerun.
+func retryingWhileUnavailable<T: Sendable>(for limit: Duration, _ write: () async throws -> T) async throws -> T {
+    let deadline = ContinuousClock.now + limit
+    var pause = Duration.milliseconds(200)
+    while true {
+        do {
+            return try await write()
+        } catch  where StorageFailure.reason(for: error) != nil && ContinuousClock.now + pause < deadline {
+            try await Task.sleep(for: pause)  // back-off between attempts, bounded by the lease
+            pause = min(pause * 2, .seconds(2))
         }
     }
 }

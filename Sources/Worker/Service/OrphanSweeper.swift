@@ -27,6 +27,8 @@ struct OrphanSweeper: Sendable {
             let containers = try await docker.containers(withLabel: "\(SandboxSpec.deploymentLabel)=\(deploymentID)")
             guard !containers.isEmpty else { return 0 }
             let liveWorkers = Set(try await store.liveWorkers(within: liveWithin).map(\.id))
+            // Just after the database was away, nobody's heartbeat is recent: judge nobody else.
+            let judgeOthers = !store.hadOutage(within: liveWithin)
             for container in containers {
                 let labels = container.labels ?? [:]
                 if let containerHost = labels[SandboxSpec.hostLabel], containerHost != host { continue }
@@ -38,7 +40,7 @@ struct OrphanSweeper: Sendable {
                 let ownProcess = labels[SandboxSpec.processLabel] == SandboxSpec.processToken
                 let ownContainer =
                     ownProcess && (job == WarmPool.jobLabel || job == BuildSandboxSpec.jobLabel || running.contains(job))
-                let orphaned = owner == workerID ? !ownContainer : !liveWorkers.contains(owner)
+                let orphaned = owner == workerID ? !ownContainer : judgeOthers && !liveWorkers.contains(owner)
                 guard orphaned else { continue }
                 try await docker.removeContainer(container.id)
                 removed += 1

@@ -283,7 +283,10 @@ struct WorkerService: Service {
                 finished["released"] = "\(try await store.release(lease))"
                 jobLogger.warning("Docker engine unreachable; job released", metadata: finished)
             case .complete(let result):
-                let stored = try await store.complete(lease, result: try JSONEncoder().encode(result))
+                let encoded = try JSONEncoder().encode(result)
+                let stored = try await retryingWhileUnavailable(for: .seconds(settings.leaseSeconds)) {
+                    try await store.complete(lease, result: encoded)
+                }
                 let runOutcome = RunOutcome(result)
                 if stored { metrics.recordRun(runtime: runtime, outcome: runOutcome, seconds: seconds, queueWait: queueWait) }
                 finished["outcome"] = "\(runOutcome.rawValue)"
@@ -291,7 +294,9 @@ struct WorkerService: Service {
                 finished["stored"] = "\(stored)"
                 jobLogger.info("job finished", metadata: finished)
             case .fail(let failure, let retry):
-                let stored = try await store.fail(lease, failure: failure, retry: retry)
+                let stored = try await retryingWhileUnavailable(for: .seconds(settings.leaseSeconds)) {
+                    try await store.fail(lease, failure: failure, retry: retry)
+                }
                 if stored { metrics.recordRun(runtime: runtime, outcome: .failed, seconds: seconds, queueWait: queueWait) }
                 finished["outcome"] = "\(RunOutcome.failed.rawValue)"
                 finished["detail"] = "\(failure.detail)"
@@ -381,7 +386,7 @@ struct WorkerService: Service {
             poolReady: await pool.idleCount,
             egressProblem: await egress.problem
         )
-        let held = try await store.heartbeat(status, leaseSeconds: settings.leaseSeconds)
+        let held = try await store.heartbeat(status, holding: await running.leases, leaseSeconds: settings.leaseSeconds)
         return await running.stopAll(except: held)
     }
 

@@ -1,0 +1,224 @@
+import Foundation
+import PostgresNIO
+
+/// Every statement of the `jobs` table on PostgreSQL, by name: the twins of `JobStatements`
+/// (whose documentation tells a job's life, the lease columns and the conventions), written
+/// for concurrent writers instead of SQLite's single one.
+///
+/// What differs, and why:
+/// - `claim` picks its rows in a `MATERIALIZED` CTE with `FOR UPDATE SKIP LOCKED`: claimers on
+///   every host take disjoint rows without waiting for each other, and the fence keeps the
+///   planner from re-running the pick per updated row (more rows than `LIMIT`, Oban's bug).
+/// - `cancel` names the states it may leave in its `WHERE`: a job completed a moment before by
+///   a worker on another host stays completed (SQLite's version checks first, under its lock).
+/// - `enqueue` runs under `enqueueLock` when the queue has a depth limit, so the count and the
+///   insert of concurrent API hosts are serialised and the limit holds.
+/// - Time is `now()`, the server's clock (the start of the statement's transaction).
+/// - Values are always bound (`\(value)` becomes `$n`); states are literals (`\(unescaped:)`),
+///   so the partial indexes serve the statements that name them.
+enum PostgresJobStatements {
+    /// Current Unix time in seconds on the server, as `double precision`.
+    static let now = "extract(epoch from now())::float8"
+
+    /// A state as an SQL literal.
+    static func literal(_ state: JobState) -> String { "'\(state.rawValue)'" }
+
+    static let finalStates = JobState.finalStates.map(literal).joined(separator: ", ")
+
+    private static let endLease = "lease_token = NULL, lease_expires_at = NULL"
+    private static let isClaimable = "state = \(literal(.queued)) AND run_at <= \(now)"
+    private static let hasExpiredLease = "state = \(literal(.running)) AND lease_expires_at < \(now)"
+    private static let newToken = "replace(gen_random_uuid()::text, '-', '')"
+
+    // MARK: - reads
+
+    static func find(publicID: String, owner: String) -> PostgresQuery {
+        "SELECT * FROM jobs WHERE public_id = \(publicID) AND owner = \(owner)"
+    }
+
+    static func find(idempotencyKey: String, owner: String) -> PostgresQuery {
+        "SELECT * FROM jobs WHERE owner = \(owner) AND idempotency_key = \(idempotencyKey)"
+    }
+
+    static func list(owner: String, state: JobState?, limit: Int, before: String?) -> PostgresQuery {
+        """
+        SELECT * FROM jobs WHERE owner = \(owner)
+            AND (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue))
+            AND (\(before)::text IS NULL
+                OR id < coalesce((SELECT id FROM jobs WHERE public_id = \(before) AND owner = \(owner)), 0))
+        ORDER BY id DESC LIMIT \(limit)
+        """
+    }
+
+    static func finished(among ids: [Int64]) -> PostgresQuery {
+        "SELECT * FROM jobs WHERE id = ANY(\(ids)) AND state IN (\(unescaped: finalStates))"
+    }
+
+    static func count(_ state: JobState) -> PostgresQuery {
+        "SELECT count(*) FROM jobs WHERE state = \(unescaped: literal(state))"
+    }
+
+    static func anyClaimable() -> PostgresQuery {
+        "SELECT EXISTS(SELECT 1 FROM jobs WHERE \(unescaped: isClaimable))"
+    }
+
+    static func anyExpired() -> PostgresQuery {
+        "SELECT EXISTS(SELECT 1 FROM jobs WHERE \(unescaped: hasExpiredLease))"
+    }
+
+    static func leases(among ids: [Int64]) -> PostgresQuery {
+        "SELECT id, lease_token FROM jobs WHERE id = ANY(\(ids)) AND state = \(unescaped: literal(.running))"
+    }
+
+    // MARK: - transitions
+
+    /// Serialises enqueues that check the queue's depth (the lock ends with the transaction).
+    static func enqueueLock() -> PostgresQuery {
+        "SELECT pg_advisory_xact_lock(hashtext('code-runner enqueue ' || current_schema()))"
+    }
+
+    /// Inserts `job` as `queued`, due now; no row when a job with its `unique_key` exists.
+    static func enqueue(_ job: NewJob) throws -> PostgresQuery {
+        try """
+        INSERT INTO jobs (public_id, kind, state, owner, idempotency_key, request_hash,
+            unique_key, payload, max_attempts, run_at, created_at)
+        VALUES (\(UUID().uuidString.lowercased()), \(job.kind.rawValue), \(unescaped: literal(.queued)), \(job.owner),
+            \(job.idempotencyKey), \(job.requestHash), \(job.uniqueKey), \(job.payload), \(job.maxAttempts),
+            \(unescaped: now), \(unescaped: now))
+        ON CONFLICT (unique_key) DO NOTHING
+        RETURNING *
+        """
+    }
+
+    /// Takes up to `limit` claimable jobs, the earliest due first, skipping rows another
+    /// claimer has locked; each becomes `running` under a fresh token held by `worker`.
+    static func claim(worker: String, limit: Int, leaseSeconds: Double) -> PostgresQuery {
+        """
+        WITH picked AS MATERIALIZED (
+            SELECT id FROM jobs WHERE \(unescaped: isClaimable)
+            ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+        UPDATE jobs SET state = \(unescaped: literal(.running)), attempts = attempts + 1,
+            lease_token = \(unescaped: newToken), lease_owner = \(worker),
+            lease_expires_at = \(unescaped: now) + \(leaseSeconds), started_at = \(unescaped: now)
+        FROM picked WHERE jobs.id = picked.id
+        RETURNING jobs.*
+        """
+    }
+
+    static func extendLeases(_ leases: [Lease], worker: String, leaseSeconds: Double) -> PostgresQuery {
+        """
+        UPDATE jobs SET lease_expires_at = \(unescaped: now) + \(leaseSeconds)
+        WHERE id = ANY(\(leases.map(\.jobID))) AND lease_token = ANY(\(leases.map(\.token)))
+            AND lease_owner = \(worker) AND state = \(unescaped: literal(.running))
+        RETURNING id, lease_token
+        """
+    }
+
+    // MARK: - writes fenced on a lease
+
+    static func complete(_ lease: Lease, result: Data) throws -> PostgresQuery {
+        try """
+        UPDATE jobs SET state = \(unescaped: literal(.completed)), result = \(result), finished_at = \(unescaped: now),
+            \(unescaped: endLease)
+        WHERE id = \(lease.jobID) AND lease_token = \(lease.token) AND state = \(unescaped: literal(.running))
+        RETURNING id
+        """
+    }
+
+    static func fail(_ lease: Lease, failure: JobFailure, retry: Bool) -> PostgresQuery {
+        """
+        UPDATE jobs SET
+            state = CASE WHEN \(retry) AND attempts < max_attempts THEN \(unescaped: literal(.queued))
+                ELSE \(unescaped: literal(.failed)) END,
+            error_status = \(failure.statusCode), error_detail = \(failure.detail),
+            finished_at = CASE WHEN \(retry) AND attempts < max_attempts THEN NULL ELSE \(unescaped: now) END,
+            started_at = CASE WHEN \(retry) AND attempts < max_attempts THEN NULL ELSE started_at END,
+            \(unescaped: endLease)
+        WHERE id = \(lease.jobID) AND lease_token = \(lease.token) AND state = \(unescaped: literal(.running))
+        RETURNING id
+        """
+    }
+
+    static func release(_ lease: Lease) -> PostgresQuery {
+        """
+        UPDATE jobs SET state = \(unescaped: literal(.queued)), attempts = greatest(attempts - 1, 0), started_at = NULL,
+            \(unescaped: endLease)
+        WHERE id = \(lease.jobID) AND lease_token = \(lease.token) AND state = \(unescaped: literal(.running))
+        RETURNING id
+        """
+    }
+
+    // MARK: - the reaper and the other transitions
+
+    static func requeueExpired() -> PostgresQuery {
+        """
+        UPDATE jobs SET state = \(unescaped: literal(.queued)), started_at = NULL, \(unescaped: endLease)
+        WHERE \(unescaped: hasExpiredLease) AND attempts < max_attempts
+        RETURNING id
+        """
+    }
+
+    static func failExpired() -> PostgresQuery {
+        """
+        UPDATE jobs SET state = \(unescaped: literal(.failed)), error_status = \(JobFailure.workerLost.statusCode),
+            error_detail = \(JobFailure.workerLost.detail), finished_at = \(unescaped: now), \(unescaped: endLease)
+        WHERE \(unescaped: hasExpiredLease)
+        RETURNING id
+        """
+    }
+
+    static func expireLeases(worker: String) -> PostgresQuery {
+        """
+        UPDATE jobs SET lease_expires_at = \(unescaped: now) - 1
+        WHERE lease_owner = \(worker) AND state = \(unescaped: literal(.running))
+        RETURNING id
+        """
+    }
+
+    /// Cancels the owner's job if it has not finished, in one statement (no read first).
+    static func cancel(publicID: String, owner: String) -> PostgresQuery {
+        """
+        UPDATE jobs SET state = \(unescaped: literal(.cancelled)), finished_at = \(unescaped: now), \(unescaped: endLease)
+        WHERE public_id = \(publicID) AND owner = \(owner)
+            AND state IN (\(unescaped: literal(.queued)), \(unescaped: literal(.running)))
+        RETURNING *
+        """
+    }
+
+    /// Deletes up to `limit` jobs that finished more than `seconds` ago, skipping rows others hold.
+    static func deleteFinished(olderThan seconds: Double, limit: Int) -> PostgresQuery {
+        """
+        DELETE FROM jobs WHERE id IN (
+            SELECT id FROM jobs WHERE state IN (\(unescaped: finalStates)) AND finished_at < \(unescaped: now) - \(seconds)
+            LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+        RETURNING id
+        """
+    }
+}
+
+/// Every statement of the `workers` table on PostgreSQL (`WorkerStatements`' twins).
+enum PostgresWorkerStatements {
+    static func upsert(_ status: WorkerStatus, images: String) -> PostgresQuery {
+        let now = PostgresJobStatements.now
+        return """
+            INSERT INTO workers (id, pid, host, started_at, heartbeat_at, slots, busy, draining,
+                docker_connected, engine_version, docker_error, images, pool_ready, egress_problem)
+            VALUES (\(status.id), \(status.pid), \(status.host), \(unescaped: now), \(unescaped: now),
+                \(status.slots), \(status.busy), \(status.draining), \(status.dockerConnected), \(status.engineVersion),
+                \(status.dockerError), \(images), \(status.poolReady), \(status.egressProblem))
+            ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+                slots = excluded.slots, busy = excluded.busy, draining = excluded.draining,
+                docker_connected = excluded.docker_connected, engine_version = excluded.engine_version,
+                docker_error = excluded.docker_error, images = excluded.images, pool_ready = excluded.pool_ready,
+                egress_problem = excluded.egress_problem
+            """
+    }
+
+    static func live(within seconds: Double) -> PostgresQuery {
+        "SELECT * FROM workers WHERE heartbeat_at > \(unescaped: PostgresJobStatements.now) - \(seconds) ORDER BY started_at"
+    }
+
+    static func remove(id: String) -> PostgresQuery {
+        "DELETE FROM workers WHERE id = \(id)"
+    }
+}
