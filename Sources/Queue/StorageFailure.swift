@@ -3,7 +3,9 @@ import GRDB
 /// Tells failures of the storage itself (disk full, read-only file, I/O error, lock timeout; a
 /// PostgreSQL server that cannot be reached or is restarting) from other errors, so that the API
 /// can answer them with a clear 503 instead of a 500: the request may succeed once an operator
-/// fixed the disk or the server is back, and nothing was written.
+/// fixed the disk or the server is back. On SQLite nothing was written; on PostgreSQL a write
+/// given up at its deadline may still commit (`Deadline`), which an idempotency key makes safe
+/// to retry.
 public enum StorageFailure {
     /// A short reason when `error` means the database cannot be used right now; else nil.
     public static func reason(for error: any Error) -> String? {

@@ -13,8 +13,9 @@ a careful client does. Submissions go on through three disturbances:
    `Retry-After` (not a 500, not a hang) — then started again.
 
 Holds when: every accepted job ends `completed` with its own output (lost = 0, failed = 0: the
-outage is shorter than the lease, and a completion during a restart is retried, not dropped); no key was stored
-twice and no output appears in two jobs (double = 0); the API and the workers never exited; 503s
+outage is shorter than the lease, and a completion during a restart is retried, not dropped); as
+many jobs are stored as were sent and no output appears in two jobs (double = 0); at most 2 jobs
+needed a second attempt; the API and the workers never exited; 503s
 came with Retry-After; after the outage the service recovers by itself (a POST /jobs is accepted
 within `RECOVERY_S`).
 """
@@ -141,13 +142,20 @@ def run(ctx: Context) -> None:
         view = views.get(job_id, {})
         stdout = ((view.get("result") or {}).get("stdout") or "").strip()
         ctx.check(view.get("status") == "completed" and stdout == marker, f"{marker} ({job_id}) ended with {view}")
-    # Double: a key stored twice, or one program's output in two jobs.
-    stored = admin("SELECT count(*), count(DISTINCT idempotency_key) FROM jobs WHERE kind = 'run'", database)
-    total, distinct = (int(x) for x in stored.split("|"))
+    # Double: more jobs stored than sent (a submission stored twice), or one program's output in
+    # two jobs' results.
+    total = int(admin("SELECT count(*) FROM jobs WHERE kind = 'run'", database))
     ctx.metric("stored_jobs", total)
-    ctx.result["double"] = total - distinct
-    ctx.check(total == distinct == JOBS, f"{total} jobs stored for {distinct} keys (sent {JOBS})")
-    ctx.metric("reruns", int(admin("SELECT count(*) FROM jobs WHERE kind = 'run' AND attempts > 1", database)))
+    outputs = [((v.get("result") or {}).get("stdout") or "").strip() for v in views.values()]
+    repeated_outputs = len(outputs) - len(set(outputs))
+    ctx.result["double"] = max(0, total - JOBS) + repeated_outputs
+    ctx.check(total == JOBS, f"{total} jobs stored for {JOBS} submissions")
+    ctx.check(repeated_outputs == 0, f"{repeated_outputs} outputs appear in more than one job")
+    # A rerun costs an attempt: the restarts should cost none (a completion is retried, a claim
+    # given back); a claim whose answer a dying connection lost may cost one, rarely.
+    reruns = int(admin("SELECT count(*) FROM jobs WHERE kind = 'run' AND attempts > 1", database))
+    ctx.metric("reruns", reruns)
+    ctx.check(reruns <= 2, f"{reruns} jobs needed a second attempt")
 
 
 if __name__ == "__main__":

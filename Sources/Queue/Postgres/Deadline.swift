@@ -34,7 +34,9 @@ enum Deadline {
                 if let caller = race.caller.withLock({ $0.take() }) {
                     caller.resume(with: result)
                 } else if case .success(let value) = result, let lateSuccess {
-                    await lateSuccess(value)  // the caller gave up: undo what nobody will use
+                    // The caller gave up: undo what nobody will use, in a task of its own (this one
+                    // was cancelled by the deadline, and a cancelled task leases no connection).
+                    await Task.detached { await lateSuccess(value) }.value
                 }
             }
             race.work.withLock { $0 = work }

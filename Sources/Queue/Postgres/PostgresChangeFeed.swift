@@ -71,7 +71,9 @@ final class PostgresChangeFeed: Sendable {
                 switch action {
                 case .send:
                     do {
-                        try await client.query("SELECT pg_notify(\(channel), '')")
+                        _ = try await Deadline.run(within: .seconds(5), "NOTIFY") { [client, channel] in
+                            try await client.query("SELECT pg_notify(\(channel), '')")
+                        }
                     } catch {
                         logger.warning("NOTIFY failed; listeners fall back to their poll", metadata: ["error": "\(String(reflecting: error))"])
                     }
@@ -101,8 +103,13 @@ final class PostgresChangeFeed: Sendable {
             connectionID += 1
             do {
                 let connection = try await connector.connect(id: connectionID, logger: logger)
-                backoff = .milliseconds(50)
+                let began = ContinuousClock.now
                 do {
+                    defer {
+                        // A session that lasted resets the back-off; one that fails at once
+                        // (LISTEN refused: a standby, a transaction-mode pooler) does not spin.
+                        if began.duration(to: .now) > .seconds(5) { backoff = .milliseconds(50) }
+                    }
                     try await session(on: connection)
                 } catch {
                     try? await connection.close()

@@ -77,12 +77,15 @@ enum PostgresJobStatements {
         "SELECT pg_advisory_xact_lock(hashtext('code-runner enqueue ' || current_schema()))"
     }
 
-    /// Inserts `job` as `queued`, due now; no row when a job with its `unique_key` exists.
-    static func enqueue(_ job: NewJob) throws -> PostgresQuery {
+    /// Inserts `job` as `queued`, due now, under `publicID`; no row when a job with its
+    /// `unique_key` exists. The caller picks the public id once, so an insert run again after a
+    /// lost answer meets its own row (a unique violation on `public_id`) instead of storing the
+    /// job twice.
+    static func enqueue(_ job: NewJob, publicID: String = UUID().uuidString.lowercased()) throws -> PostgresQuery {
         try """
         INSERT INTO jobs (public_id, kind, state, owner, idempotency_key, request_hash,
             unique_key, payload, max_attempts, run_at, created_at)
-        VALUES (\(UUID().uuidString.lowercased()), \(job.kind.rawValue), \(unescaped: literal(.queued)), \(job.owner),
+        VALUES (\(publicID), \(job.kind.rawValue), \(unescaped: literal(.queued)), \(job.owner),
             \(job.idempotencyKey), \(job.requestHash), \(job.uniqueKey), \(job.payload), \(job.maxAttempts),
             \(unescaped: now), \(unescaped: now))
         ON CONFLICT (unique_key) DO NOTHING
@@ -130,7 +133,7 @@ enum PostgresJobStatements {
         UPDATE jobs SET
             state = CASE WHEN \(retry) AND attempts < max_attempts THEN \(unescaped: literal(.queued))
                 ELSE \(unescaped: literal(.failed)) END,
-            error_status = \(failure.statusCode), error_detail = \(failure.detail),
+            error_status = \(failure.statusCode), error_detail = \(failure.detail.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")),
             finished_at = CASE WHEN \(retry) AND attempts < max_attempts THEN NULL ELSE \(unescaped: now) END,
             started_at = CASE WHEN \(retry) AND attempts < max_attempts THEN NULL ELSE started_at END,
             \(unescaped: endLease)

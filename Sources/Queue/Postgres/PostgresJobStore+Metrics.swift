@@ -21,7 +21,8 @@ extension PostgresJobStore {
             SELECT * FROM unnest(\(families)::text[], \(labels)::text[], \(suffixes)::text[], \(bounds)::float8[], \(values)::float8[])
             ON CONFLICT (family, labels, suffix, bound) DO UPDATE SET value = metric_samples.value + excluded.value
             """,
-            "adding metric samples"
+            "adding metric samples",
+            retrying: false  // counters would be added twice
         )
     }
 

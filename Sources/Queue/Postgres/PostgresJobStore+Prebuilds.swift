@@ -8,7 +8,8 @@ extension PostgresJobStore {
     /// the same owner's requests at once start one build, not two.
     public func beginPrebuild(_ key: PrebuildKey, baseRuntime: String, setupScript: String, busyFor: Double) async throws -> PrebuildStart {
         let now = PostgresJobStatements.now
-        return try await inTransaction("recording a build request") { [logger] connection in
+        // Not run again after a lost answer: the second run would find its own build under way.
+        return try await inTransaction("recording a build request", retrying: false) { [logger] connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(hashtext('code-runner prebuild ' || current_schema() || ' ' || \(key.owner)))",
                 logger: logger
@@ -66,10 +67,12 @@ extension PostgresJobStore {
     public func finishPrebuild(_ key: PrebuildKey, outcome: PrebuildOutcome) async throws {
         let now = PostgresJobStatements.now
         let labels = outcome.labels.map(SQLiteJobStore.labelsJSON)
+        // PostgreSQL's text holds no NUL (SQLite's does): a build log may carry one.
+        let log = outcome.log.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
         _ = try await announcing {
             try await rows(
                 """
-                UPDATE prebuilds SET status = \(outcome.succeeded ? "ready" : "failed"), build_log = \(outcome.log),
+                UPDATE prebuilds SET status = \(outcome.succeeded ? "ready" : "failed"), build_log = \(log),
                     size_bytes = \(outcome.sizeBytes), layer_size_bytes = \(outcome.layerSizeBytes),
                     built_at = CASE WHEN \(outcome.succeeded) THEN \(unescaped: now) ELSE built_at END,
                     labels = coalesce(\(labels), labels)
@@ -119,7 +122,8 @@ extension PostgresJobStore {
                 WHERE prebuilds.owner = doomed.owner AND prebuilds.tag = doomed.tag
                 RETURNING prebuilds.owner, prebuilds.tag
                 """,
-                "forgetting images"
+                "forgetting images",
+                retrying: false  // the second run would delete nothing and say so
             )
         }
         let deleted = Set(try removed.map { row in try row.decode((String, String).self) }.map { PrebuildKey(owner: $0.0, tag: $0.1) })

@@ -126,11 +126,12 @@ public final class PostgresJobStore: JobStore {
     /// because the server is unavailable — a connection closed by a restart of the server, a
     /// refused connection — until it succeeds, fails otherwise, or the caller's deadline
     /// cancels it. So a restart of the server (a fraction of a second) costs a caller a delay,
-    /// not an error. Every statement here may run twice safely: reads; writes fenced on a lease
-    /// (a completion whose commit was answered by a dying connection finds, the second time, its
-    /// job completed and says "not stored", which is harmless); idempotent upserts. The one
-    /// exception, an enqueue without an idempotency key, passes `retrying: false`: its commit may
-    /// have happened, and a second insert would store the job twice.
+    /// not an error. What runs again must be safe to run twice, as its first commit may have
+    /// happened with the answer lost: reads; writes fenced on a lease (a completion run again
+    /// finds its job completed and says "not stored", which is harmless); idempotent upserts; an
+    /// enqueue (its public id is chosen once, so the second insert meets the first). Writes that
+    /// would answer wrongly the second time pass `retrying: false`: cancel, the build request,
+    /// forgetting images, adding metric samples.
     static func reconnecting<Value: Sendable>(
         _ retrying: Bool,
         logger: Logger,
@@ -191,9 +192,10 @@ public final class PostgresJobStore: JobStore {
     // MARK: - API side
 
     public func enqueue(_ newJob: NewJob, maxQueueDepth: Int?) async throws -> EnqueueOutcome {
+        let publicID = UUID().uuidString.lowercased()
         do {
             return try await announcing {
-                try await inTransaction("enqueueing a job", retrying: newJob.idempotencyKey != nil) { [logger] connection in
+                try await inTransaction("enqueueing a job") { [logger] connection in
                     if maxQueueDepth != nil {
                         try await connection.query(PostgresJobStatements.enqueueLock(), logger: logger)
                     }
@@ -206,7 +208,8 @@ public final class PostgresJobStore: JobStore {
                         let queued = try await connection.query(PostgresJobStatements.count(.queued), logger: logger).collect()
                         if try queued.first?.decode(Int.self) ?? 0 >= limit { return .queueFull }
                     }
-                    let rows = try await connection.query(try PostgresJobStatements.enqueue(newJob), logger: logger).collect()
+                    let rows = try await connection.query(try PostgresJobStatements.enqueue(newJob, publicID: publicID), logger: logger)
+                        .collect()
                     guard let row = rows.first else {
                         throw PostgresUnreadableRow("a job with unique key \(newJob.uniqueKey ?? "") exists")
                     }
@@ -214,6 +217,8 @@ public final class PostgresJobStore: JobStore {
                 }
             }
         } catch let error where PostgresErrorCode.of(error) == PostgresErrorCode.uniqueViolation {
+            // This call's own insert, committed by an attempt whose answer was lost.
+            if let stored = try await job(publicID: publicID, owner: newJob.owner) { return .created(stored) }
             // Another API host stored a job under this idempotency key since this one looked.
             guard let key = newJob.idempotencyKey else { throw error }
             let outcome = try await inTransaction("reading a repeated request") { [logger] connection in
@@ -256,7 +261,9 @@ public final class PostgresJobStore: JobStore {
     /// written a moment before on another host is never overwritten.
     public func cancel(publicID: String, owner: String) async throws -> CancelOutcome {
         let cancelled = try await announcing {
-            try await rows(PostgresJobStatements.cancel(publicID: publicID, owner: owner), "cancelling a job")
+            // Not run again after a lost answer: the second run would find the job cancelled and
+            // answer "already finished" for a cancel that worked.
+            try await rows(PostgresJobStatements.cancel(publicID: publicID, owner: owner), "cancelling a job", retrying: false)
         }
         if let row = cancelled.first { return .cancelled(try Job(postgres: row)) }
         guard let job = try await job(publicID: publicID, owner: owner) else { return .notFound }
@@ -360,7 +367,10 @@ public final class PostgresJobStore: JobStore {
     }
 
     public func expireLeases(ofWorker id: String) async throws -> Int {
-        try await rows(PostgresJobStatements.expireLeases(worker: id), "expiring a previous process's leases").count
+        // In a transaction: a deadlock with a reaper is retried (`transaction`), not a failed start.
+        try await inTransaction("expiring a previous process's leases") { [logger] connection in
+            try await connection.query(PostgresJobStatements.expireLeases(worker: id), logger: logger).collect().count
+        }
     }
 
     public func removeWorker(id: String) async throws {

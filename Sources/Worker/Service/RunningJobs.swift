@@ -51,10 +51,14 @@ actor RunningJobs {
         }
     }
 
-    /// Stops the runs whose leases are not in `current`.
-    func stopAll(except current: Set<Lease>) -> [String] {
+    /// Stops the runs under the leases `judged` that are not in `current` (the answer of a
+    /// database read about `judged`). A run added since `judged` was taken is not judged: the
+    /// answer knew nothing of it (a job claimed while a heartbeat was on its way).
+    func stopAll(among judged: [Lease], except current: Set<Lease>) -> [String] {
+        let judged = Set(judged)
         var stopped: [String] = []
-        for (id, entry) in entries where !current.contains(entry.lease) && entry.stopReason == nil && !entry.storing {
+        for (id, entry) in entries
+        where judged.contains(entry.lease) && !current.contains(entry.lease) && entry.stopReason == nil && !entry.storing {
             entries[id]?.stopReason = .leaseLost
             entry.task?.cancel()
             stopped.append(entry.publicID)

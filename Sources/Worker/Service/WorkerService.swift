@@ -386,8 +386,9 @@ struct WorkerService: Service {
             poolReady: await pool.idleCount,
             egressProblem: await egress.problem
         )
-        let held = try await store.heartbeat(status, holding: await running.leases, leaseSeconds: settings.leaseSeconds)
-        return await running.stopAll(except: held)
+        let holding = await running.leases
+        let held = try await store.heartbeat(status, holding: holding, leaseSeconds: settings.leaseSeconds)
+        return await running.stopAll(among: holding, except: held)
     }
 
     /// Adds the metrics gathered since the last flush to the shared totals; on failure they are
@@ -407,7 +408,7 @@ struct WorkerService: Service {
     private func stopRunsWithLostLeases(_ running: RunningJobs) async {
         let leases = await running.leases
         guard !leases.isEmpty, let current = try? await store.currentLeases(among: leases) else { return }
-        let stopped = await running.stopAll(except: current)
+        let stopped = await running.stopAll(among: leases, except: current)
         if !stopped.isEmpty { logger.info("stopping runs whose job was cancelled", metadata: ["jobs": "\(stopped)"]) }
     }
 
