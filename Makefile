@@ -9,7 +9,7 @@ export PORT WORKERS
 RELEASE_BIN := .build/release
 ACCEPTANCE ?= ../shared/acceptance
 
-.PHONY: run test setup images build build-debug lint unit-test postgres postgres-stop acceptance acceptance-postgres openapi ops-test client-test hostile bench chaos chaos-ci clean-images help
+.PHONY: run test setup images build build-debug lint unit-test postgres postgres-stop acceptance acceptance-postgres openapi ops-test client-test hostile multihost bench chaos chaos-ci clean-images help
 
 help:
 	@echo "make run | make test | make images | make build | make acceptance | make postgres | make postgres-stop"
@@ -33,7 +33,7 @@ run: images build
 
 ## Every test: unit and integration tests (real Docker, real SQLite and PostgreSQL), then the acceptance suite
 ## against a freshly started service.
-test: lint images build unit-test acceptance acceptance-postgres openapi ops-test client-test hostile chaos-ci
+test: lint images build unit-test acceptance acceptance-postgres openapi ops-test client-test hostile chaos-ci multihost
 
 ## The source's form: swift-format (settings in .swift-format; `swift format format --in-place
 ## --recursive Sources Tests Package.swift` fixes it) and the OpenAPI document as strict JSON.
@@ -90,12 +90,20 @@ hostile: build
 chaos-ci: build
 	@bash scripts/run-chaos.sh kill9-workers sigstop kill9-api sigterm-drain load disk-full postgres-restart
 
+## Several hosts on one machine, on PostgreSQL: API and worker hosts in network namespaces of their
+## own (veth links, no default route), the acceptance suite through both APIs, then a worker host
+## killed, a worker host cut off, an API killed during long-polls, the database server restarted,
+## worker hosts with Docker engines of their own rebuilding a prebuilt image (Tests/chaos/multihost.py).
+multihost: build
+	@bash scripts/run-chaos.sh multihost host-kill9 host-partition api-kill hosts-postgres-restart host-engines
+
 ## Crash and load scenarios (kill -9, SIGSTOP, dockerd restart, 500 runs, disk full; root;
 ## restarts dockerd): scripts/run-chaos.sh, see Tests/chaos/README.md.
 chaos: images build
 	@bash scripts/run-chaos.sh
 
 ## Latency, throughput, queue and memory figures, side by side in one run (see scripts/bench.sh),
+## the queue and POST /run on SQLite and on PostgreSQL (the tests' server, scripts/postgres-server.sh),
 ## measured by code-runner-bench (not part of `make build`: it is no production binary).
 bench: images build
 	@swift build -c release --product code-runner-bench

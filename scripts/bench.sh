@@ -4,11 +4,20 @@
 # `swift build -c release --product code-runner-bench`).
 #   - latency and throughput: two services side by side, the warm pool on (POOL_SIZE=2) and off
 #     (POOL_SIZE=0), against the raw Engine API lifecycle, `docker run --rm` and the seed's
-#     engine calls (code-runner-bench latency);
-#   - the queue alone, once the services are stopped: its wake-ups (enqueue → claim, complete →
-#     waiting API; queue-hops) and no-op claim+complete jobs/s with 1 and 4 worker processes;
+#     engine calls (code-runner-bench latency); a third service, set up as the warm one but with
+#     its queue on PostgreSQL (DATABASE_URL), in the same interleaved latency rounds: its POST /run
+#     p50 next to the SQLite deployment's (target ≤ 1.15 ×); and a fourth, the same on a database
+#     with synchronous_commit=off (a diagnostic: what the WAL flush per commit costs);
+#   - the queue alone, once the services are stopped, on SQLite and on PostgreSQL: its wake-ups
+#     (enqueue → claim, complete → waiting API; queue-hops), no-op claim+complete jobs/s with 1
+#     and 4 worker processes, enqueue jobs/s by 1 and by 4 processes at once (queue-probe
+#     --timing; scripts/bench-queue.py makes the table, with issue 16's targets; PostgreSQL also
+#     with synchronous_commit=off, as a diagnostic column — the targets are judged on the default);
 #   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
-# Prints Markdown tables and writes bench/results/bench.json. RUNS (30) sets the latency rounds.
+# PostgreSQL is the tests' throw-away server (scripts/postgres-server.sh start: idempotent, port
+# 55432); every measurement gets a database or schema of its own, dropped at the end.
+# Prints Markdown tables and writes bench/results/bench.json (latency), queue.json (the queue
+# alone; queue-hops-<store>.json its samples) and waiting.json. RUNS (30) sets the latency rounds.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/.build/release"
@@ -19,13 +28,48 @@ BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-4}
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 out="$ROOT/bench/results"; mkdir -p "$out"
 work=$(mktemp -d /tmp/code-runner-bench.XXXXXX)
+QUEUE_JOBS=${QUEUE_JOBS:-20000}
+PG_SOCKET_DIR=${PG_SOCKET_DIR:-/var/tmp/code-runner-postgres-socket}
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 services=()
+pg_databases=()
+cleanup() {
+    for s in "${services[@]}"; do kill -TERM -- -"$s" 2>/dev/null; done
+    wait 2>/dev/null
+    for d in "${pg_databases[@]}"; do pg_admin postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)"; done
+}
+trap cleanup EXIT
+
+# The tests' PostgreSQL server, and databases of this run's own: one for the service on
+# PostgreSQL, one whose schemas hold the queue-alone measurements, and the same two with
+# synchronous_commit=off (ALTER DATABASE … SET), a diagnostic column: the server's default (on)
+# waits for a WAL flush at every commit, where SQLite's synchronous=NORMAL (this queue's setting)
+# flushes at checkpoints only; the targets are judged on the default.
+postgres_line=$(bash "$ROOT/scripts/postgres-server.sh" start) || { echo "bench: the PostgreSQL server did not start" >&2; exit 1; }
+postgres_url=${postgres_line#TEST_POSTGRES_URL=}
+pg_port=${postgres_url##*:}; pg_port=${pg_port%%/*}
+pg_admin() {  # database, psql arguments…
+    local database=$1; shift
+    (cd / && PGOPTIONS='-c client_min_messages=warning' runuser -u postgres -- \
+        psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$pg_port" -d "$database" "$@")
+}
+pg_database() {  # name -> a fresh database owned by the tests' role (dropped at the end)
+    pg_databases+=("$1")
+    pg_admin postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1 OWNER code_runner"
+}
+service_db=code_runner_bench_service_$$
+queue_db=code_runner_bench_queue_$$
+pg_database "$service_db" && pg_database "$queue_db" && pg_database "${service_db}_async" && pg_database "${queue_db}_async" \
+    && pg_admin postgres -c "ALTER DATABASE ${service_db}_async SET synchronous_commit = off" \
+        -c "ALTER DATABASE ${queue_db}_async SET synchronous_commit = off" \
+    || { echo "bench: could not create the bench databases" >&2; exit 1; }
+service_url=${postgres_url%/*}/$service_db
+
 started_port=""
-start_service() {  # name pool_size -> sets started_port
+start_service() {  # name pool_size [DATABASE_URL] -> sets started_port
     local port; port=$(free_port)
-    HOST=127.0.0.1 PORT=$port DATABASE_PATH="$work/$1.sqlite" POOL_SIZE=$2 RUNTIME_DIR="$ROOT/runtimes" \
+    HOST=127.0.0.1 PORT=$port DATABASE_PATH="$work/$1.sqlite" DATABASE_URL="${3:-}" POOL_SIZE=$2 RUNTIME_DIR="$ROOT/runtimes" \
         WORKERS=2 WORKER_CONCURRENCY="$BENCH_CONCURRENCY" \
         setsid bash "$ROOT/scripts/run-service.sh" >"$work/$1.log" 2>&1 &
     services+=($!)
@@ -35,12 +79,13 @@ start_service() {  # name pool_size -> sets started_port
     done
     started_port=$port
 }
-trap 'for s in "${services[@]}"; do kill -TERM -- -$s 2>/dev/null; done; wait 2>/dev/null' EXIT
-
 start_service warm 2; warm=$started_port
 start_service cold 0; cold=$started_port
-echo "## POST /run and the raw lifecycle (python hello world; same image and flags; services: 2 workers × WORKER_CONCURRENCY=$BENCH_CONCURRENCY)"
+start_service postgres 2 "$service_url"; postgres=$started_port
+start_service postgres_async 2 "${service_url}_async"; postgres_async=$started_port
+echo "## POST /run and the raw lifecycle (python hello world; same image and flags; services: 2 workers × WORKER_CONCURRENCY=$BENCH_CONCURRENCY; post_run_pool_on_postgres: as post_run_pool_on, the queue on PostgreSQL; …_async_commit: its database with synchronous_commit=off)"
 "$BIN/code-runner-bench" latency --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
+    --postgres-url "http://127.0.0.1:$postgres" --postgres-async-url "http://127.0.0.1:$postgres_async" \
     --runs "$RUNS" --json "$out/bench.json" || exit 1
 
 echo
@@ -58,24 +103,61 @@ wait "${services[@]}" 2>/dev/null
 services=()
 
 echo
-echo "## The queue alone: wake-ups between three connections (code-runner-bench queue-hops)"
-"$BIN/code-runner-bench" queue-hops --database "$work/hops.sqlite" --json "$out/queue-hops.json" || exit 1
-
-echo
-echo "## The queue alone (no-op executor, claim + complete)"
-for procs in 1 4; do
-    db="$work/queue-$procs.sqlite"
-    enqueue_start=$(date +%s.%N)
-    "$BIN/code-runner-bench" queue-probe --database "$db" --enqueue 20000 >/dev/null
-    enqueue_end=$(date +%s.%N)
-    start=$(date +%s.%N)
-    probes=()
-    for i in $(seq 1 "$procs"); do "$BIN/code-runner-bench" queue-probe --database "$db" --batch 8 >/dev/null & probes+=($!); done
-    wait "${probes[@]}"
-    end=$(date +%s.%N)
-    left=$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE state != 'completed'" 2>/dev/null || echo "?")
-    $PY -c "print(f'- {$procs} process(es): {20000/($end-$start):.0f} jobs/s claimed + completed (20000 jobs, {$end-$start:.2f} s, not completed: $left); enqueued before at {20000/($enqueue_end-$enqueue_start):.0f} jobs/s by 1 process')"
+echo "## The queue alone, SQLite and PostgreSQL (the server on the same vCPUs; code-runner-bench queue-probe --timing and queue-hops)"
+# A fresh database per measurement: a SQLite file, or a schema of $queue_db (postgres) or of
+# ${queue_db}_async (postgres_async), dropped after it.
+target=()
+store_db() { if [ "$1" = postgres ]; then echo "$queue_db"; else echo "${queue_db}_async"; fi; }
+queue_target() {  # store name -> sets target (the probes' --database/--schema)
+    if [ "$1" = sqlite ]; then
+        target=(--database "$work/queue-$2.sqlite")
+    else
+        pg_admin "$(store_db "$1")" -c "DROP SCHEMA IF EXISTS $2 CASCADE"
+        target=(--database "${postgres_url%/*}/$(store_db "$1")" --schema "$2")
+    fi
+}
+queue_done() {  # store name -> prints the jobs not completed, then drops a PostgreSQL schema
+    if [ "$1" = sqlite ]; then
+        sqlite3 "$work/queue-$2.sqlite" "SELECT count(*) FROM jobs WHERE state != 'completed'" 2>/dev/null || echo "?"
+    else
+        pg_admin "$(store_db "$1")" -c "SELECT count(*) FROM $2.jobs WHERE state != 'completed'" || echo "?"
+        pg_admin "$(store_db "$1")" -c "DROP SCHEMA IF EXISTS $2 CASCADE"
+    fi
+}
+probes() {  # processes timing-file probe-arguments… -> runs the probes at once, their timing lines into the file
+    local count=$1 file=$2; shift 2
+    local pids=() i
+    for i in $(seq 1 "$count"); do "$BIN/code-runner-bench" queue-probe "$@" --timing >/dev/null 2>"$file.$i" & pids+=($!); done
+    local failed=0 pid
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    cat "$file".* >"$file"
+    return $failed
+}
+for store in sqlite postgres postgres_async; do
+    for procs in 1 4; do
+        # claim + complete: QUEUE_JOBS enqueued first (that is the 1-process enqueue figure), then drained by $procs
+        queue_target "$store" "claim_$procs"
+        if [ "$procs" = 1 ]; then
+            probes 1 "$work/enqueue-$store-1.timing" "${target[@]}" --enqueue "$QUEUE_JOBS" || echo "- $store: enqueueing failed"
+        else
+            "$BIN/code-runner-bench" queue-probe "${target[@]}" --enqueue "$QUEUE_JOBS" >/dev/null || echo "- $store: enqueueing failed"
+        fi
+        probes "$procs" "$work/claim-$store-$procs.timing" "${target[@]}" --batch 8 || echo "- $store: a probe failed"
+        left=$(queue_done "$store" "claim_$procs")
+        [ "$left" = 0 ] || echo "- $store, $procs process(es): $left jobs not completed"
+    done
+    # enqueue by 4 processes at once, QUEUE_JOBS in all
+    queue_target "$store" enqueue_4
+    probes 4 "$work/enqueue-$store-4.timing" "${target[@]}" --enqueue $((QUEUE_JOBS / 4)) || echo "- $store: enqueueing by 4 failed"
+    queue_done "$store" enqueue_4 >/dev/null
+    # wake-ups between three stores on one database
+    queue_target "$store" hops
+    "$BIN/code-runner-bench" queue-hops "${target[@]}" --json "$work/hops-$store.json" >"$work/hops-$store.md" \
+        || echo "- $store: queue-hops failed"
+    cp "$work/hops-$store.json" "$out/queue-hops-$store.json" 2>/dev/null
+    queue_done "$store" hops >/dev/null
 done
+$PY "$ROOT/scripts/bench-queue.py" --dir "$work" --json "$out/queue.json" || echo "(some queue figures are missing)"
 
 echo
 echo "## API memory with 1,000 waiting POST /run (an API alone; its only worker never claims)"

@@ -24,8 +24,9 @@
 # Settings: listen on 127.0.0.1 plus PG_LISTEN_EXTRA (comma-separated addresses, e.g. a veth's
 # 10.77.1.1 for a multi-host test; an address that does not exist yet is skipped by the server
 # with a warning in the log, so create it before the start), a unix socket in PG_SOCKET_DIR,
-# max_connections=300, tcp_keepalives_idle=5/interval=2/count=3 (a partitioned client's session
-# ends after ~11 s rather than ~2 h 11 min), idle_in_transaction_session_timeout=60s,
+# max_connections=300, tcp_keepalives_idle=5/interval=2/count=3 and tcp_user_timeout=11000 (a
+# partitioned client's session ends after ~11 s rather than ~2 h 11 min when idle, ~15 min when
+# the server was sending it something), idle_in_transaction_session_timeout=60s,
 # fsync=on, synchronous_commit=on; TLS on with a self-signed certificate made by openssl at the
 # first start (so sslmode=disable, prefer and require all connect); the server log is server.log
 # in the data directory.
@@ -114,6 +115,8 @@ max_connections = 300
 tcp_keepalives_idle = 5
 tcp_keepalives_interval = 2
 tcp_keepalives_count = 3
+# ... and so does one whose answers go unacknowledged (keepalives wait for an idle line)
+tcp_user_timeout = 11000
 idle_in_transaction_session_timeout = '60s'
 password_encryption = 'scram-sha-256'
 # TLS with a self-signed server.crt/server.key in the data directory, when openssl made them

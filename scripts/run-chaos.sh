@@ -11,6 +11,8 @@
 # Scenarios: kill9-workers sigstop kill9-api sigterm-drain dockerd-restart load scale disk-full
 #   postgres-restart (the service on PostgreSQL: its server restarted fast and immediate, then down
 #   8 s; starts the tests' server, scripts/postgres-server.sh, when it does not run)
+#   multihost host-kill9 host-partition api-kill hosts-postgres-restart host-engines (several hosts in network namespaces on a
+#   PostgreSQL server of their own: Tests/chaos/multihost.py; `make multihost`)
 # Needs: root (dockerd-restart restarts the host's dockerd; disk-full mounts a tmpfs and a loop
 # device), a running dockerd with the runtime images (`make images`), the release binaries
 # (`make build`; they are copied at the start), python3 with `requests`.

@@ -9,6 +9,10 @@ struct BenchReport: Encodable {
     /// Every round's runs per second.
     var throughputRounds: [String: [Double]] = [:]
 
+    /// Issue 16's target: `POST /run` p50 with the queue on PostgreSQL at most this many times
+    /// the SQLite deployment's.
+    static let postgresLatencyTarget = 1.15
+
     /// Nearest-rank percentile; 0 for no samples.
     static func percentile(_ samples: [Double], _ fraction: Double) -> Double {
         guard !samples.isEmpty else { return 0 }
@@ -19,7 +23,10 @@ struct BenchReport: Encodable {
     func table() -> String {
         var lines = ["| latency, python hello world | n | p50 ms | p95 ms | min ms | p50 / raw |", "|---|---|---|---|---|---|"]
         let rawP50 = Self.percentile(latency["raw_lifecycle"] ?? [], 0.5)
-        for name in ["raw_lifecycle", "docker_run_cli", "seed_engine_calls", "post_run_pool_off", "post_run_pool_on"] {
+        for name in [
+            "raw_lifecycle", "docker_run_cli", "seed_engine_calls", "post_run_pool_off", "post_run_pool_on", "post_run_pool_on_postgres",
+            "post_run_pool_on_postgres_async_commit",
+        ] {
             guard let samples = latency[name] else { continue }
             let p50 = Self.percentile(samples, 0.5)
             lines.append(
@@ -33,6 +40,21 @@ struct BenchReport: Encodable {
                     ratio(p50, rawP50)
                 )
             )
+        }
+        if let sqlite = latency["post_run_pool_on"] {
+            var comparisons: [String] = []
+            for (name, label) in [
+                ("post_run_pool_on_postgres", "PostgreSQL"),
+                ("post_run_pool_on_postgres_async_commit", "PostgreSQL, synchronous_commit=off (diagnostic)"),
+            ] {
+                guard let postgres = latency[name] else { continue }
+                let quotient = ratio(Self.percentile(postgres, 0.5), Self.percentile(sqlite, 0.5))
+                let verdict = quotient <= Self.postgresLatencyTarget ? "PASS" : "MISS"
+                comparisons.append(String(format: "| %@ | %.3f | ≤ %.2f | %@ |", label, quotient, Self.postgresLatencyTarget, verdict))
+            }
+            if !comparisons.isEmpty {
+                lines += ["", "| POST /run p50 / SQLite deployment's (pool on) | ratio | target | PASS/MISS |", "|---|---|---|---|"] + comparisons
+            }
         }
         lines += [
             "", "| throughput | runs/s (median) | / raw ceiling (raw_lifecycle_x8) | / seed (seed_engine_calls_c16) | rounds |",

@@ -8,8 +8,9 @@ import Worker
 /// the same image and sandbox flags (python hello world):
 /// - latency: the raw Engine API lifecycle from Swift (create → attach → start → wait → remove,
 ///   `NetworkDisabled`, the cold floor), `docker run --rm` and the seed's engine calls
-///   (`ReferenceLifecycles`), `POST /run` with the pool off and on — rounds interleaved so that
-///   machine noise hits all alike;
+///   (`ReferenceLifecycles`), `POST /run` with the pool off and on, and (with `--postgres-url`)
+///   with the pool on and the queue on PostgreSQL (and, with `--postgres-async-url`, on a database
+///   with `synchronous_commit=off`) — rounds interleaved so that machine noise hits all alike;
 /// - throughput: runs per second at 1, 4 and 16 concurrent clients, pool off and on, next to 8
 ///   concurrent raw lifecycles (the machine's container-churn ceiling) and 16 concurrent seed
 ///   lifecycles (the seed has no concurrency limit);
@@ -26,6 +27,17 @@ struct LatencyBench: AsyncParsableCommand {
 
     @Option(help: "Base URL of a service with the warm pool off (POOL_SIZE=0); omit to skip.")
     var coldURL: String?
+
+    @Option(
+        help: "Base URL of a service set up as --url's but with its queue on PostgreSQL (DATABASE_URL); omit to skip."
+    )
+    var postgresURL: String?
+
+    @Option(
+        help:
+            "Base URL of one more, as --postgres-url's but on a database with synchronous_commit=off (a diagnostic: SQLite's synchronous=NORMAL does not sync each commit either); omit to skip."
+    )
+    var postgresAsyncURL: String?
 
     @Option(help: "API key for the services, if they need one.")
     var apiKey: String?
@@ -61,6 +73,10 @@ struct LatencyBench: AsyncParsableCommand {
             ("seed_engine_calls", { try await ReferenceLifecycles.seed(engine, code: Self.code) }),
         ]
         if let coldURL { paths.append(("post_run_pool_off", { try await postRun(http, base: coldURL) })) }
+        if let postgresURL { paths.append(("post_run_pool_on_postgres", { try await postRun(http, base: postgresURL) })) }
+        if let postgresAsyncURL {
+            paths.append(("post_run_pool_on_postgres_async_commit", { try await postRun(http, base: postgresAsyncURL) }))
+        }
         for round in 0..<(runs + 3) {
             for offset in paths.indices {
                 let path = paths[(round + offset) % paths.count]

@@ -45,12 +45,20 @@ struct QueueProbe: AsyncParsableCommand {
     @Option(help: "Instead of claiming: enqueue this many no-op jobs and exit.")
     var enqueue: Int?
 
+    @Flag(
+        help:
+            "Print no line per job; at the end, print 'timing <first> <last> <jobs>' (seconds since 1970, from the first call to the last job's end) to stderr."
+    )
+    var timing = false
+
     func run() async throws {
         let store = try await JobStores.open(database: database, schema: schema, logger: Logger(label: "queue-probe"))
         if let enqueue {
+            let first = Date()
             for _ in 0..<enqueue {
                 _ = try await store.enqueue(NewJob(kind: .run, owner: "probe", payload: Data("{}".utf8)), maxQueueDepth: nil)
             }
+            reportTiming(first: first, last: Date(), jobs: enqueue)
             emit("enqueued \(enqueue)")
             return
         }
@@ -77,20 +85,25 @@ struct QueueProbe: AsyncParsableCommand {
         }
         var completed = 0
         var lastWork = ContinuousClock.now
+        var firstClaim: Date?
+        var lastCompletion = Date()
         while true {
+            let claiming = Date()
             let claimed = try await store.claim(worker: workerID, limit: batch, leaseSeconds: leaseSeconds)
+            if firstClaim == nil, !claimed.isEmpty { firstClaim = claiming }
             // The claimed jobs finish at once, as a worker's slots do under load.
             try await withThrowingTaskGroup(of: (ClaimedJob, Bool).self) { group in
                 for job in claimed {
                     group.addTask { (job, try await store.complete(job.lease, result: Data("{}".utf8))) }
                 }
                 for try await (job, stored) in group {
-                    emit("\(stored ? "completed" : "rejected") \(job.job.publicID) attempt \(job.job.attempts)")
+                    if !timing { emit("\(stored ? "completed" : "rejected") \(job.job.publicID) attempt \(job.job.attempts)") }
                     completed += 1
                 }
             }
             if !claimed.isEmpty {
                 lastWork = .now
+                lastCompletion = Date()
                 continue
             }
             guard follow, ContinuousClock.now - lastWork < .milliseconds(idleMs) else { break }
@@ -104,7 +117,16 @@ struct QueueProbe: AsyncParsableCommand {
                 group.cancelAll()
             }
         }
+        reportTiming(first: firstClaim ?? lastCompletion, last: lastCompletion, jobs: completed)
         FileHandle.standardError.write(Data("\(workerID): \(completed) jobs\n".utf8))
+    }
+
+    /// With `--timing`: one line for the benchmark, which combines the probes' lines (the first
+    /// start to the last end): process start-up and connecting are not part of the figure.
+    private func reportTiming(first: Date, last: Date, jobs: Int) {
+        guard timing else { return }
+        let line = String(format: "timing %.6f %.6f %d\n", first.timeIntervalSince1970, last.timeIntervalSince1970, jobs)
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
 

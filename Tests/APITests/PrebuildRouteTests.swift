@@ -64,6 +64,21 @@ struct PrebuildRouteTests {
                 message(try await post("/prebuild", #"{"tag": "ok", "base_image": "cobol", "setup_script": "x"}"#))
                     == "Value error, Unsupported base image 'cobol'. Supported: python, node, bun, go, deno, rust"
             )
+            let nul = try await post("/prebuild", #"{"tag": "ok", "setup_script": "echo a\u0000b"}"#)
+            #expect(nul.status == .unprocessableContent)
+            #expect(message(nul) == "Value error, Setup script contains a NUL character.")
+            #expect(
+                ((routes.json(nul)["detail"] as? [[String: Any]])?.first?["loc"] as? [String]) == ["body", "setup_script"]
+            )
+            let nulSpec = try await post(
+                "/run",
+                #"{"code": "print(1)", "image": "tools", "prebuild_spec": {"base_image": "python", "setup_script": "a\u0000"}}"#
+            )
+            #expect(nulSpec.status == .unprocessableContent)
+            #expect(
+                ((routes.json(nulSpec)["detail"] as? [[String: Any]])?.first?["loc"] as? [String])
+                    == ["body", "prebuild_spec", "setup_script"]
+            )
             let anonymous = try await client.execute(uri: "/prebuilds", method: .get)
             #expect(anonymous.status == .unauthorized)
 

@@ -36,6 +36,33 @@ struct PostgresStartTests {
         #expect(noServer.hasPrefix("cannot use the PostgreSQL database") && !noServer.contains("\n"), "\(noServer)")
     }
 
+    @Test(
+        "every session asks for keepalives and a bound on unacknowledged sends, whatever the server's settings",
+        arguments: StoreKind.all.filter { $0 == .postgres }
+    )
+    func sessionsAskForDeadPeerDetection(_ kind: StoreKind) async throws {
+        let database = try TestDatabase(kind)
+        let rows = try await database.rows(
+            """
+            SELECT name, setting, source FROM pg_settings
+            WHERE name IN ('tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count',
+                           'tcp_user_timeout', 'idle_in_transaction_session_timeout')
+            ORDER BY name
+            """
+        )
+        let settings = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] ?? "", "\($0[1] ?? "") \($0[2] ?? "")") })
+        #expect(
+            settings == [
+                "idle_in_transaction_session_timeout": "60000 client",
+                "tcp_keepalives_count": "3 client",
+                "tcp_keepalives_idle": "5 client",
+                "tcp_keepalives_interval": "2 client",
+                "tcp_user_timeout": "11000 client",
+            ],
+            "\(settings)"
+        )
+    }
+
     /// A location written back as a URL (tests only: no escaping needed for these values).
     func url(_ location: PostgresLocation) -> String {
         "postgres://\(location.username):\(location.password ?? "")@\(location.host):\(location.port)/\(location.database)?sslmode=\(location.sslMode.rawValue)"

@@ -146,6 +146,21 @@ class Proc:
             return ""
 
 
+def stop_processes(procs: list[Proc], timeout: float) -> None:
+    """SIGTERM to each live process (SIGCONT first: a stopped one could not act on it), then
+    kill -9 of any still there when `timeout` seconds are up."""
+    live = [p for p in procs if p.alive()]
+    for proc in live:
+        proc.signal(signal.SIGCONT)
+        proc.signal(signal.SIGTERM)
+    deadline = now() + timeout
+    for proc in live:
+        try:
+            proc.popen.wait(timeout=max(0.1, deadline - now()))
+        except subprocess.TimeoutExpired:
+            proc.kill9()
+
+
 class Service:
     """One deployment: a database in `run_dir`, the API and any number of workers."""
 
@@ -228,17 +243,7 @@ class Service:
         self.dead_workers[worker_id] = now()
 
     def stop_all(self, timeout: float = 40) -> None:
-        procs = list(self.workers.values()) + ([self.api] if self.api else [])
-        for proc in procs:
-            if proc.alive():
-                proc.signal(signal.SIGCONT)
-                proc.signal(signal.SIGTERM)
-        deadline = now() + timeout
-        for proc in procs:
-            try:
-                proc.popen.wait(timeout=max(0.1, deadline - now()))
-            except subprocess.TimeoutExpired:
-                proc.kill9()
+        stop_processes(list(self.workers.values()) + ([self.api] if self.api else []), timeout)
 
     # ---- HTTP
 

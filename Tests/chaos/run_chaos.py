@@ -33,6 +33,12 @@ SCENARIOS = {
     "scale": ("s7_scale.py", 420),
     "disk-full": ("s8_disk_full.py", 180),
     "postgres-restart": ("s9_postgres_restart.py", 240),
+    "multihost": ("s10_multihost.py", 900),
+    "host-kill9": ("s11_host_kill9.py", 240),
+    "host-partition": ("s12_host_partition.py", 240),
+    "api-kill": ("s13_api_kill.py", 240),
+    "hosts-postgres-restart": ("s14_hosts_postgres_restart.py", 300),
+    "host-engines": ("s15_host_engines.py", 600),
 }
 
 
@@ -72,6 +78,28 @@ def highlights(result: dict) -> str:
             return (f"restart fast {m.get('restart_fast_s')}s immediate {m.get('restart_immediate_s')}s; outage→"
                     f"{outage.get('status')} in {outage.get('answered_s')}s; back {m.get('recovery_after_start_s')}s "
                     f"after start; reruns {m.get('reruns')}")
+        if name == "multihost":
+            by_api = "/".join(str(n) for n in (m.get("requests_by_api") or {}).values())
+            return (f"acceptance {m.get('acceptance')}; requests per API {by_api}; sessions by address "
+                    f"{m.get('sessions_by_address')}")
+        if name == "host-kill9":
+            return (f"killed {len(m.get('killed_processes') or [])} processes holding {m.get('jobs_of_killed_host')} jobs; "
+                    f"rerun after {m.get('rerun_after_kill_s')}s; wk1's containers kept by wk2's sweep "
+                    f"{m.get('wk1_containers_after_wk2_sweep')}, gone {m.get('orphans_gone_after_restart_s')}s after restart")
+        if name == "host-partition":
+            return (f"sessions freed {m.get('sessions_freed_after_cut_s')}s after the cut; rerun after "
+                    f"{m.get('rerun_after_cut_s')}s; late result: {m.get('wk1_late_result')}; live again "
+                    f"{m.get('live_again_after_heal_s')}s after the heal")
+        if name == "api-kill":
+            return (f"{m.get('clients_waiting_at_kill')} long-polls cut; all answered via api2 within "
+                    f"{m.get('clients_answered_after_kill_s')}s; reruns {m.get('reruns')}")
+        if name == "hosts-postgres-restart":
+            return (f"restart fast {m.get('restart_fast_s')}s immediate {m.get('restart_immediate_s')}s under "
+                    f"long-polls on both APIs; answers {m.get('answers')}; reruns {m.get('reruns')}")
+        if name == "host-engines":
+            return (f"built on wk1 in {m.get('build_on_wk1_s')}s; run on wk2 with its rebuild "
+                    f"{m.get('run_with_rebuild_on_wk2_s')}s; prebuild {m.get('prebuild_status')}; burst containers per "
+                    f"engine {m.get('containers_seen_per_engine')}")
         if name == "disk-full":
             full = (m.get("A_attempts") or [{}])[-1].get("status")
             ro = (m.get("B_post_jobs_read_only") or {}).get("status")

@@ -246,6 +246,10 @@ struct PrebuildRequest {
             }
         }
         let script = string("setup_script", required: true) ?? ""
+        if script.contains("\u{0}") {
+            // No shell script holds one, and PostgreSQL's text cannot store it.
+            issues.append(LaxValue(value: .string(script), loc: ["body", "setup_script"]).valueError("Setup script contains a NUL character."))
+        }
         guard issues.isEmpty else { throw .validation(issues) }
         return PrebuildRequest(tag: tag, baseRuntime: base, setupScript: script)
     }

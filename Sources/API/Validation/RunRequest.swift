@@ -215,7 +215,14 @@ struct RunRequest: Sendable {
             for name in ["base_image", "setup_script"] {
                 let loc: [LocationPart] = ["body", "prebuild_spec", .key(name)]
                 if let value = members[name] {
-                    if let text = take(LaxValue(value: value, loc: loc).string()) { parts[name] = text }
+                    if let text = take(LaxValue(value: value, loc: loc).string()) {
+                        if text.contains("\u{0}") {
+                            // as in POST /prebuild: no script holds one, and PostgreSQL's text cannot store it
+                            issues.append(LaxValue(value: value, loc: loc).valueError("Prebuild spec '\(name)' contains a NUL character."))
+                        } else {
+                            parts[name] = text
+                        }
+                    }
                 } else {
                     issues.append(ValidationIssue(type: "missing", loc: loc, msg: "Field required", input: lax.value))
                 }

@@ -7,10 +7,13 @@ import PostgresNIO
 /// configurations, made from a `PostgresLocation`.
 ///
 /// Every session asks the server for TCP keepalives (`tcp_keepalives_idle` 5 s, interval 2 s,
-/// count 3) and bounds idle transactions (`idle_in_transaction_session_timeout` 60 s), as
-/// startup parameters, so a worker host cut off the network has its sessions, and the row locks
-/// of a transaction it was in, freed by the server in about 11 s instead of Linux's default
-/// 2 h 11 min — whatever the server's own configuration.
+/// count 3), bounds how long what the server sends may go unacknowledged (`tcp_user_timeout`
+/// 11 s: keepalives probe only an idle line, and a session the server was sending wake-ups or
+/// answers to would wait for the kernel's ~15 min of retransmissions) and bounds idle
+/// transactions (`idle_in_transaction_session_timeout` 60 s), as startup parameters, so a
+/// worker host cut off the network has its sessions, and the row locks of a transaction it was
+/// in, freed by the server in about 11 s instead of Linux's default 2 h 11 min — whatever the
+/// server's own configuration (the `host-partition` chaos scenario measures it).
 struct PostgresConnector: Sendable {
     let location: PostgresLocation
     /// A schema of its own (the tests': one per test); nil uses the server's default search path.
@@ -24,6 +27,7 @@ struct PostgresConnector: Sendable {
             ("tcp_keepalives_idle", "5"),
             ("tcp_keepalives_interval", "2"),
             ("tcp_keepalives_count", "3"),
+            ("tcp_user_timeout", "11000"),
             ("idle_in_transaction_session_timeout", "60000"),
         ]
         if let schema { parameters.append(("search_path", schema)) }
