@@ -394,6 +394,10 @@ class Cluster:
                           f"WHERE datname = '{self.database}' AND backend_type = 'client backend' GROUP BY 1")
         return {line.split("\t")[0]: int(line.split("\t")[1]) for line in rows.splitlines()} if rows else {}
 
+    def count_jobs(self, where: str) -> int:
+        """How many of the deployment's jobs match the SQL condition `where`."""
+        return int(self.rows(f"SELECT count(*) FROM jobs WHERE {where}")[0][0])
+
     def job_row(self, public_id: str) -> dict[str, Any]:
         found = self.rows("SELECT state, attempts, coalesce(lease_owner, '') FROM jobs "
                           f"WHERE public_id = '{public_id}'")

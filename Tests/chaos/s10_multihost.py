@@ -108,7 +108,7 @@ def run(ctx: Context) -> None:
     ctx.result["completed"] = states.get("completed", 0)
     ctx.result["failed"] = states.get("failed", 0) + states.get("cancelled", 0)
     ctx.result["lost"] = sum(n for s, n in states.items() if s not in ("completed", "failed", "cancelled"))
-    reruns = int(cluster.rows("SELECT count(*) FROM jobs WHERE attempts > 1")[0][0])
+    reruns = cluster.count_jobs("attempts > 1")
     ctx.metric("reruns", reruns)
     ctx.check(reruns == 0, f"{reruns} jobs ran twice in a quiet deployment")
     ctx.check(ctx.result["lost"] == 0, f"jobs not final: {states}")

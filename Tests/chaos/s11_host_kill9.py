@@ -53,8 +53,7 @@ def run(ctx) -> None:
     ctx.metric("wk1_containers_after_wk2_sweep", f"{len(left_alone)} of {len(orphans)}")
 
     def rerun() -> bool:
-        rows = cluster.rows("SELECT count(*) FROM jobs WHERE attempts >= 2 AND state IN ('running', 'completed')")
-        return int(rows[0][0]) >= len(victims)
+        return cluster.count_jobs("attempts >= 2 AND state IN ('running', 'completed')") >= len(victims)
     wait_until(rerun, LEASE_S * 4 + 30, "the killed host's jobs to run again")
     ctx.metric("rerun_after_kill_s", round(now() - killed_at, 2))
 
@@ -91,7 +90,7 @@ def run(ctx) -> None:
             ctx.check(host in ("wk2", "wk1"), f"{marker}'s result came from a container of host {host}")
             ctx.check(stdout[1] not in {cid[:12] for cid in orphans},
                       f"{marker}'s result came from a container of the killed processes")
-    stored = int(cluster.rows("SELECT count(*) FROM jobs WHERE kind = 'run'")[0][0])
+    stored = cluster.count_jobs("kind = 'run'")
     ctx.metric("stored_jobs", stored)
     repeated = len(outputs) - len(set(outputs))
     ctx.result["double"] = max(0, stored - JOBS) + repeated

@@ -124,7 +124,7 @@ def run(ctx) -> None:
         if marker == "J" or marker.startswith("during-"):
             ctx.check(host == "wk2", f"{marker}'s stored result came from host {host}, not wk2")
     ctx.metric("J_attempts", cluster.job_row(j).get("attempts"))
-    stored = int(cluster.rows("SELECT count(*) FROM jobs WHERE kind = 'run'")[0][0])
+    stored = cluster.count_jobs("kind = 'run'")
     repeated = len(outputs) - len(set(outputs))
     ctx.result["double"] = max(0, stored - len(jobs)) + repeated
     ctx.check(stored == len(jobs), f"{stored} jobs stored for {len(jobs)} submissions")

@@ -80,8 +80,7 @@ def run(ctx) -> None:
     for t in threads:
         t.start()
     wait_until(lambda: len(first_ids) == CLIENTS, 60, "every client to have its job id from api1")
-    wait_until(lambda: int(cluster.rows("SELECT count(*) FROM jobs WHERE state = 'running'")[0][0]) >= 2, 30,
-               "jobs to be running")
+    wait_until(lambda: cluster.count_jobs("state = 'running'") >= 2, 30, "jobs to be running")
     waiting = CLIENTS - len(outcomes)
     late = [threading.Thread(target=client, args=(CLIENTS + i,), daemon=True) for i in range(LATE)]
     for t in late:
@@ -115,11 +114,11 @@ def run(ctx) -> None:
         ctx.check(again.status_code == 200 and again.json().get("status") == "completed",
                   f"the restarted api1 answered {again.status_code} for {job_id}")
     ctx.count(views, sent=total)
-    stored = int(cluster.rows("SELECT count(*) FROM jobs WHERE kind = 'run'")[0][0])
+    stored = cluster.count_jobs("kind = 'run'")
     ctx.metric("stored_jobs", stored)
     ctx.result["double"] = max(0, stored - total)
     ctx.check(stored == total, f"{stored} jobs stored for {total} clients")
-    reruns = int(cluster.rows("SELECT count(*) FROM jobs WHERE attempts > 1")[0][0])
+    reruns = cluster.count_jobs("attempts > 1")
     ctx.metric("reruns", reruns)
     ctx.check(reruns == 0, f"{reruns} jobs ran twice though only an API died")
     if not all(o.get("api1_failed") for o in outcomes.values()):

@@ -75,15 +75,13 @@ def run(ctx) -> None:
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(JOBS)]
     for t in threads[: JOBS // 2]:
         t.start()
-    wait_until(lambda: int(cluster.rows("SELECT count(*) FROM jobs WHERE state = 'running'")[0][0]) >= 2, 30,
-               "jobs to be running")
+    wait_until(lambda: cluster.count_jobs("state = 'running'") >= 2, 30, "jobs to be running")
     started = now()
     cluster.server("restart-fast")
     ctx.metric("restart_fast_s", round(now() - started, 2))
     for t in threads[JOBS // 2:]:
         t.start()
-    wait_until(lambda: int(cluster.rows("SELECT count(*) FROM jobs WHERE state = 'running'")[0][0]) >= 1, 30,
-               "jobs to be running again")
+    wait_until(lambda: cluster.count_jobs("state = 'running'") >= 1, 30, "jobs to be running again")
     started = now()
     cluster.server("restart-immediate")
     ctx.metric("restart_immediate_s", round(now() - started, 2))
@@ -99,13 +97,13 @@ def run(ctx) -> None:
         stdout = ((view.get("result") or {}).get("stdout") or "").strip()
         outputs.append(stdout)
         ctx.check(view.get("status") == "completed" and stdout == marker, f"{marker} ended with {str(view)[:300]}")
-    stored = int(cluster.rows("SELECT count(*) FROM jobs WHERE kind = 'run'")[0][0])
+    stored = cluster.count_jobs("kind = 'run'")
     repeated = len(outputs) - len(set(outputs))
     ctx.metric("stored_jobs", stored)
     ctx.result["double"] = max(0, stored - JOBS) + repeated
     ctx.check(stored == JOBS, f"{stored} jobs stored for {JOBS} submissions")
     ctx.check(repeated == 0, f"{repeated} outputs appear in more than one job")
-    reruns = int(cluster.rows("SELECT count(*) FROM jobs WHERE attempts > 1")[0][0])
+    reruns = cluster.count_jobs("attempts > 1")
     ctx.metric("reruns", reruns)
     ctx.check(reruns <= 2, f"{reruns} jobs needed a second attempt")
     ctx.check(not without_retry_after, f"503 without Retry-After: {without_retry_after[:2]}")

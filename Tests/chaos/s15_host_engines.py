@@ -79,8 +79,7 @@ def run(ctx) -> None:
         for host in ("wk1", "wk2"):
             running = cluster.docker(host, "ps", "-q", "--filter", "label=code-runner.job").stdout.split()
             hosts_seen[host] = max(hosts_seen.get(host, 0), len(running))
-        rows = cluster.rows("SELECT count(*) FROM jobs WHERE kind = 'run' AND state IN ('queued', 'running')")
-        return int(rows[0][0]) == 0
+        return cluster.count_jobs("kind = 'run' AND state IN ('queued', 'running')") == 0
     wait_until(sample, 90, "the burst to end", interval=0.2)
     ctx.metric("containers_seen_per_engine", hosts_seen)
     views = {job_id: http.get(f"{cluster.api_url('api2')}/jobs/{job_id}", headers=AUTH, timeout=30).json()
