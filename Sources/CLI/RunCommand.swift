@@ -16,10 +16,26 @@ struct RunCommand: AsyncParsableCommand {
             reaches only the hosts named, through the proxy its HTTP_PROXY and HTTPS_PROXY point \
             at (pip, curl, requests, Go and npm use it; Node's built-in fetch does not); direct \
             connections are refused.
+
+            Judge mode: with --tests the program is built once and run once per test case, each \
+            with its own standard input (ours is not read), and its output is compared with the \
+            case's expected output. The file is a JSON array of cases, each with the optional keys \
+            name, stdin, expected_output and timeout (seconds, may be fractional), e.g. \
+            [{"name": "small", "stdin": "1 2\\n", "expected_output": "3\\n"}]; or an object \
+            {"tests": [...], "compare": ..., "float_tolerance": ..., "stop_on_first_failure": ...} \
+            whose settings the options override. A case without expected_output is accepted when \
+            it exits 0 within its limits. The output is a table of the cases (verdict, time, \
+            memory) and a line with the number passed and the overall verdict; the build's output \
+            goes to stderr when the verdict is compile_error; --json prints the whole result. The \
+            exit status is 0 when every case is accepted and 1 otherwise (wrong answer, compile \
+            error, a case over its limits or skipped); a cases file that cannot be read or is not \
+            such JSON is a usage error (64), and service errors keep their codes.
             """
     )
 
     @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup(title: "Judge mode") var judge: JudgeOptions
 
     @Argument(help: "The main file, then any other files it needs.")
     var paths: [String]
@@ -66,7 +82,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-stdin"), help: "Do not send standard input even when it is not a terminal.")
     var noStdin = false
 
-    @Flag(help: "Print the whole result as JSON instead of the program's output (the exit code is still mirrored).")
+    @Flag(help: "Print the whole result as JSON instead of the program's output (the exit code stays as without --json).")
     var json = false
 
     @Flag(help: "Queue the job and print its id instead of waiting (see `code-runner jobs get --wait`).")
@@ -89,6 +105,7 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         let result = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.run(request) }
+        if judge.isEnabled { return try report(judged: result) }
         if json {
             try Terminal.printJSON(result)
         } else {
@@ -100,6 +117,26 @@ struct RunCommand: AsyncParsableCommand {
         if result.stdoutTruncated || result.stderrTruncated { Terminal.complain("output was truncated by the service") }
         let status: Int32 = result.timedOut ? 124 : Int32(truncatingIfNeeded: result.exitCode)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Prints a judge-mode result (the table, or JSON); exits 0 only when every case was accepted.
+    private func report(judged result: ExecutionResult) throws {
+        guard let verdict = result.verdict else {
+            Terminal.complain("the service answered without a verdict: it does not support --tests")
+            throw ExitCode(70)
+        }
+        if json {
+            try Terminal.printJSON(result)
+        } else {
+            if verdict == .compileError {
+                Terminal.write(result.stdout, to: .standardError)
+                Terminal.write(result.stderr, to: .standardError)
+            }
+            for line in JudgeReport.lines(for: result) { Terminal.writeLine(line) }
+        }
+        if result.timedOut { Terminal.complain("the run timed out (--timeout bounds the build and all the cases together)") }
+        if verdict == .compileError, result.oomKilled { Terminal.complain("the build ran out of memory") }
+        if !result.allAccepted { throw ExitCode(1) }
     }
 
     /// The request the files and options describe.
@@ -119,7 +156,7 @@ struct RunCommand: AsyncParsableCommand {
             runtime: runtime,
             code: sources.code,
             files: sources.files.isEmpty ? nil : sources.files,
-            stdin: readStandardInput(),
+            stdin: judge.isEnabled ? nil : readStandardInput(),
             entrypoint: entrypoint,
             timeout: timeout,
             memoryLimit: memory,
@@ -130,6 +167,7 @@ struct RunCommand: AsyncParsableCommand {
             environment: variables.isEmpty ? nil : variables
         )
         if let prebuilt { request.image = ImageName.prebuilt(prebuilt) }
+        try judge.apply(to: &request)
         return request
     }
 

@@ -60,6 +60,10 @@ public struct RunPayload: Codable, Sendable, Equatable {
     public var maxMetadataBytes: Int
     /// For a prebuilt image: how to build it again on a worker whose engine lacks it.
     public var prebuild: PrebuildPayload?
+    /// Judge mode (`tests` in the request): the cases, how outputs are compared, the build and
+    /// run commands. Nil for an ordinary run. A worker from before judge mode ignores it and runs
+    /// the program once with empty stdin.
+    public var judge: JudgePayload? = nil
 
     public init(
         code: String,

@@ -21,6 +21,9 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var oomKilled: Bool
     public var stdoutTruncated: Bool
     public var stderrTruncated: Bool
+    /// Judge mode's cases and verdicts; nil for an ordinary run. The fields above then describe
+    /// the compile step.
+    public var judge: JudgeReport?
 
     public init(
         stdout: String,
@@ -31,7 +34,8 @@ public struct RunResult: Codable, Sendable, Equatable {
         timedOut: Bool = false,
         oomKilled: Bool = false,
         stdoutTruncated: Bool = false,
-        stderrTruncated: Bool = false
+        stderrTruncated: Bool = false,
+        judge: JudgeReport? = nil
     ) {
         self.stdout = stdout
         self.stderr = stderr
@@ -42,10 +46,11 @@ public struct RunResult: Codable, Sendable, Equatable {
         self.oomKilled = oomKilled
         self.stdoutTruncated = stdoutTruncated
         self.stderrTruncated = stderrTruncated
+        self.judge = judge
     }
 
     enum CodingKeys: String, CodingKey {
-        case stdout, stderr, exitCode, executionTime, metadata, metadataJSON, timedOut, oomKilled, stdoutTruncated, stderrTruncated
+        case stdout, stderr, exitCode, executionTime, metadata, metadataJSON, timedOut, oomKilled, stdoutTruncated, stderrTruncated, judge
     }
 
     /// The metadata is stored as JSON text (`metadataJSON`) and read back with `JSONParser`,
@@ -67,6 +72,7 @@ public struct RunResult: Codable, Sendable, Equatable {
         oomKilled = try container.decode(Bool.self, forKey: .oomKilled)
         stdoutTruncated = try container.decode(Bool.self, forKey: .stdoutTruncated)
         stderrTruncated = try container.decode(Bool.self, forKey: .stderrTruncated)
+        judge = try container.decodeIfPresent(JudgeReport.self, forKey: .judge)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -82,6 +88,7 @@ public struct RunResult: Codable, Sendable, Equatable {
         try container.encode(oomKilled, forKey: .oomKilled)
         try container.encode(stdoutTruncated, forKey: .stdoutTruncated)
         try container.encode(stderrTruncated, forKey: .stderrTruncated)
+        try container.encodeIfPresent(judge, forKey: .judge)
     }
 }
 

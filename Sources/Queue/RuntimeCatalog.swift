@@ -24,6 +24,11 @@ public struct RuntimeCatalog: Sendable {
         /// `runtime.json` lists them; `scripts/build-images.sh` refuses an image whose probes
         /// report other versions, so the list is what the built image has. Empty without a file.
         public var packages: [Package] = []
+        /// Judge mode's compile step, run once before the cases (`runtime.json`'s
+        /// `judge_build`); nil: none.
+        public var judgeBuildCommand: String? = nil
+        /// What each judge-mode case runs (`judge_run`); nil: the image's default command.
+        public var judgeRunCommand: String? = nil
 
         /// `code-runner-<shortName>`: the runtime's image on every worker's engine.
         public var imageName: String { ImageReference.runtimeImage(shortName) }
@@ -126,6 +131,8 @@ public struct RuntimeCatalog: Sendable {
         var mainFile: String
         var minMemory: String?
         var packages: [Package]?
+        var judgeBuild: String?
+        var judgeRun: String?
 
         enum CodingKeys: String, CodingKey {
             case name, description
@@ -134,6 +141,8 @@ public struct RuntimeCatalog: Sendable {
             case mainFile = "main_file"
             case minMemory = "min_memory"
             case packages
+            case judgeBuild = "judge_build"
+            case judgeRun = "judge_run"
         }
     }
 
@@ -154,6 +163,8 @@ public struct RuntimeCatalog: Sendable {
                     entry.mainFile = file.mainFile
                     entry.minimumMemoryBytes = file.minMemory.flatMap(ByteSize.parse)
                     entry.packages = file.packages ?? []
+                    entry.judgeBuildCommand = file.judgeBuild
+                    entry.judgeRunCommand = file.judgeRun
                 } catch {
                     logger.warning(
                         "unreadable runtime.json; using the built-in entry",

@@ -139,7 +139,7 @@ struct ProtocolPiecesTests {
             maxOutputBytes: 100,
             maxMetadataBytes: 50
         )
-        let input = RunInput(payload: payload, mainFile: "main.py", nonce: String(repeating: "a", count: 32))
+        let input = RunInput(payload: payload, nonce: String(repeating: "a", count: 32))
         let text = String(buffer: input.bytes)
         let header = text.prefix { $0 != "\n" }.split(separator: " ")
         #expect(header.count == 6)

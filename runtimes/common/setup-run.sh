@@ -3,6 +3,9 @@
 #
 #   setup-run <archive_bytes> <stdin_bytes>
 #
+# Protocol CR2 (judge mode) calls it as `setup-run <archive_bytes> 0`, with the archive on a
+# memfd as stdin (the supervisor has read the whole input first); everything below holds.
+#
 # Started by the supervisor (/usr/local/bin/code-runner-supervise, source supervise.c), which has
 # already read and checked the header line, with its stdin: reads <archive_bytes> of tar and
 # <stdin_bytes> of program input from it, extracts the files into /tmp/work, stores the input in

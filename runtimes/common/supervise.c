@@ -1,7 +1,7 @@
 /*
  * code-runner-supervise: the image side of the worker <-> image protocol (runtimes/PROTOCOL.md,
- * version CR1). It is the container's entrypoint (/usr/local/bin/code-runner-entrypoint links
- * to it), started by docker-init as uid 1000, the same uid as the user's program.
+ * versions CR1 and CR2). It is the container's entrypoint (/usr/local/bin/code-runner-entrypoint
+ * links to it), started by docker-init as uid 1000, the same uid as the user's program.
  *
  * Why a compiled supervisor: the trailer that reports the program's exit status, metadata and
  * OOM kills is authenticated only by the per-run nonce. A process of the same uid may read
@@ -12,7 +12,11 @@
  * in its own memory only: never in argv (world-readable /proc/<pid>/cmdline), never in the
  * environment, never in a file, never in a process it starts.
  *
- * Steps:
+ * This file: main(), the header, protocol CR1 and the helpers the CR2 part (judge.c, worktree.c;
+ * see supervise.h) shares. A header whose first field is "CR2" goes to judge_main(); anything
+ * else is handled exactly as before CR2 existed.
+ *
+ * CR1 steps:
  *  1. prctl(PR_SET_DUMPABLE, 0).
  *  2. Reads the header line "CR1 <nonce> <archive> <stdin> <metadata_cap> <entrypoint>\n" from
  *     stdin one byte at a time (nothing after the newline is consumed) and validates it;
@@ -49,26 +53,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SETUP_SCRIPT "/usr/local/lib/code-runner/setup-run"
-#define WORK_DIR "/tmp/work"
+#include "supervise.h"
+
 #define STDIN_FILE "/tmp/.code-runner/stdin"
 #define META_FILE "/tmp/.code-runner/.quartermaster_metadata.json"
-#define NONCE_LEN 32
-/* The longest header line accepted. The command itself must also fit execve's limit for one
- * argument (MAX_ARG_STRLEN, 128 KiB), so a longer header could not run anyway. */
-#define HEADER_MAX (192 * 1024)
-#define STATUS_SETUP_FAILED 2
-#define STATUS_BAD_HEADER 125
-
-extern char **environ;
+/* CR1 has 6 fields, CR2 9; one more is split off so that "more than expected" is seen */
+#define MAX_FIELDS 10
 
 static char header[HEADER_MAX + 1];
 static char command[HEADER_MAX + 1];
-static char nonce[NONCE_LEN + 1];
-static char chunk[64 * 1024];
+char nonce[NONCE_LEN + 1];
+char chunk[CHUNK_SIZE];
 
 /* A message on stderr, prefixed with the program's name. */
-static void say(const char *format, ...) {
+void say(const char *format, ...) {
     char line[512];
     va_list args;
     va_start(args, format);
@@ -81,13 +79,13 @@ static void say(const char *format, ...) {
     (void)!write(STDERR_FILENO, "\n", 1);
 }
 
-static void bad_header(const char *why) {
+void bad_header(const char *why) {
     say("malformed protocol header: %s", why);
     _exit(STATUS_BAD_HEADER);
 }
 
 /* Writes all of buf, retrying short writes and EINTR. Returns 0, or -1 on error. */
-static int write_all(int fd, const char *buf, size_t len) {
+int write_all(int fd, const char *buf, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
         if (n < 0) {
@@ -117,7 +115,7 @@ static void read_header(void) {
 }
 
 /* A count field: 1 to 15 decimal digits. */
-static long long parse_count(const char *field, const char *name) {
+long long parse_count(const char *field, const char *name) {
     size_t len = strlen(field);
     if (len == 0 || len > 15 || strspn(field, "0123456789") != len) {
         char why[64];
@@ -136,10 +134,10 @@ static int base64_value(unsigned char c) {
     return -1;
 }
 
-/* Decodes standard base64 (padding optional) into `command`; 0, or -1 when invalid or when the
- * command holds a NUL byte (it could not be an argument). Trailing newlines are dropped, as a
- * shell's $(...) would. */
-static int decode_command(const char *text) {
+/* Decodes standard base64 (padding optional) into `command` (HEADER_MAX + 1 bytes: the decoded
+ * text is shorter than `text`); 0, or -1 when invalid or when the command holds a NUL byte (it
+ * could not be an argument). Trailing newlines are dropped, as a shell's $(...) would. */
+int decode_base64(const char *text, char *command) {
     size_t out = 0;
     unsigned int bits = 0;
     int nbits = 0, padding = 0;
@@ -166,7 +164,7 @@ static int decode_command(const char *text) {
 }
 
 /* The status as sh reports it: the exit code, or 128+n for a signal. */
-static int shell_status(int wstatus) {
+int shell_status(int wstatus) {
     if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
     if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
     return 255;
@@ -186,7 +184,7 @@ static int wait_for(pid_t pid) {
 
 /* How often the cgroup's OOM killer struck (cgroup v1 memory.oom_control or v2 memory.events,
  * line "oom_kill <n>"), -1 when unknown. */
-static long long oom_kills(void) {
+long long oom_kills(void) {
     static const char *files[] = {"/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         int fd = open(files[i], O_RDONLY | O_CLOEXEC);
@@ -314,15 +312,17 @@ int main(void) {
 
     /* 2. The header. */
     read_header();
-    char *fields[7];
+    char *fields[MAX_FIELDS];
     int count = 0;
-    for (char *p = header; count < 7;) {
+    for (char *p = header; count < MAX_FIELDS;) {
         fields[count++] = p;
         char *space = strchr(p, ' ');
         if (!space) break;
         *space = '\0';
         p = space + 1;
     }
+    /* protocol CR2 (judge mode): judge.c, never returns */
+    if (strcmp(fields[0], "CR2") == 0) judge_main(fields, count);
     if (count != 6) {
         char why[64];
         snprintf(why, sizeof why, "expected 6 fields, got %s", count > 6 ? "more" : "fewer");
@@ -351,7 +351,7 @@ int main(void) {
         if (len > HEADER_MAX) len = 0;
         memcpy(command, fallback ? fallback : "", len);
         command[len] = '\0';
-    } else if (decode_command(entry) != 0) {
+    } else if (decode_base64(entry, command) != 0) {
         say("the entrypoint is not valid base64");
         trailer(STATUS_SETUP_FAILED, cap);
     }

@@ -16,8 +16,10 @@ struct ExecutionResponse: Encodable, Sendable {
         case oomKilled = "oom_killed"
         case stdoutTruncated = "stdout_truncated"
         case stderrTruncated = "stderr_truncated"
+        case verdict, passed, total, tests
     }
 
+    /// Judge mode's keys come only in a judge run's answer.
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(result.stdout, forKey: .stdout)
@@ -30,6 +32,12 @@ struct ExecutionResponse: Encodable, Sendable {
         try container.encode(result.oomKilled, forKey: .oomKilled)
         try container.encode(result.stdoutTruncated, forKey: .stdoutTruncated)
         try container.encode(result.stderrTruncated, forKey: .stderrTruncated)
+        if let judge = result.judge {
+            try container.encode(judge.verdict, forKey: .verdict)
+            try container.encode(judge.passed, forKey: .passed)
+            try container.encode(judge.total, forKey: .total)
+            try container.encode(judge.cases.map(CaseBody.init), forKey: .tests)
+        }
     }
 }
 

@@ -79,8 +79,9 @@ struct ExecutionRoutes: Sendable {
             throw APIError(.serviceUnavailable, "No workers available.")
         }
 
-        var payload = RunPayload.defaults(for: entry ?? dependencies.catalog.defaultEntry, settings: settings)
-        run.apply(to: &payload)
+        let runtime = entry ?? dependencies.catalog.defaultEntry
+        var payload = RunPayload.defaults(for: runtime, settings: settings)
+        run.apply(to: &payload, runtime: runtime)
         if payload.isNetworked, let refusal = EgressAvailability(workers: workers).refusal(of: "Networked runs") {
             throw refusal
         }

@@ -37,6 +37,8 @@ struct RunRequest: Sendable {
     var allowedHosts: [String]?
     var environment: [EnvironmentVariable]
     var prebuildSpec: PrebuildSpec?
+    /// Judge mode's fields (`tests` and its options); nil for an ordinary run.
+    var judge: JudgeRequest?
 
     /// Names a run may not set. The ones that matter here are the image entrypoint's: the
     /// supervisor and `setup-run.sh` read `RT_DEFAULT_CMD` (the runtime's command) and
@@ -123,6 +125,10 @@ struct RunRequest: Sendable {
 
         let entrypoint = field("entrypoint").flatMap { take($0.string()) }
         let stdin = field("stdin").flatMap { take($0.string()) } ?? ""
+        // An empty `stdin` (as clients that always send the field do) is no stdin: judge mode
+        // refuses only one that would be lost.
+        var judgeFields = fields
+        if stdin.isEmpty { judgeFields["stdin"] = nil }
 
         var timeout: Int?
         if let lax = field("timeout"), let value = take(lax.integer()) {
@@ -232,6 +238,8 @@ struct RunRequest: Sendable {
             }
         }
 
+        let judge = JudgeRequest.validate(judgeFields, runTimeout: timeout ?? settings.defaultTimeout, issues: &issues)
+
         guard issues.isEmpty else { return .failure(.validation(issues)) }
         return .success(
             RunRequest(
@@ -248,7 +256,8 @@ struct RunRequest: Sendable {
                 allowNetwork: allowNetwork,
                 allowedHosts: allowedHosts,
                 environment: environment,
-                prebuildSpec: prebuildSpec
+                prebuildSpec: prebuildSpec,
+                judge: judge
             )
         )
     }
@@ -308,7 +317,11 @@ struct RunRequest: Sendable {
 
     /// Lays the request's fields over a run of defaults (`RunPayload.defaults`): what the
     /// request gave replaces the default, what it left out stays.
-    func apply(to payload: inout RunPayload) {
+    ///
+    /// - Parameter runtime: the run's runtime (a prebuilt image's base), whose judge-mode build
+    ///   and run commands a run with `tests` takes — unless it gives its own `entrypoint`, which
+    ///   each case then runs, with no build step.
+    func apply(to payload: inout RunPayload, runtime: RuntimeCatalog.Entry) {
         payload.code = code
         payload.image = image.publicName
         payload.files = files
@@ -324,14 +337,22 @@ struct RunRequest: Sendable {
         if let cpuShares { payload.cpuShares = cpuShares }
         if let cpus { payload.nanoCPUs = RunPayload.nanoCPUs(cores: cpus) }
         if let diskBytes { payload.diskBytes = diskBytes }
+        if let judge {
+            let custom = entrypoint.flatMap { $0.isEmpty ? nil : $0 }
+            payload.judge = judge.payload(
+                runTimeout: payload.timeoutSeconds,
+                buildCommand: custom == nil ? runtime.judgeBuildCommand : nil,
+                runCommand: custom ?? runtime.judgeRunCommand
+            )
+        }
     }
 
-    /// UTF-8 bytes that count toward the 1 MiB limit: code, file contents, stdin, and the
+    /// UTF-8 bytes that count toward the 1 MiB limit: code, file contents, stdin, the
     /// environment's names and values (which the seed left out: a 6.7 MiB body of environment
-    /// values was accepted and stored).
+    /// values was accepted and stored), and judge mode's cases.
     var payloadSize: Int {
         code.utf8.count + files.reduce(0) { $0 + $1.content.utf8.count } + stdin.utf8.count
-            + environment.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+            + environment.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count } + (judge?.size ?? 0)
     }
 
     /// Whether a file name is acceptable: relative paths of non-empty components, no `..`

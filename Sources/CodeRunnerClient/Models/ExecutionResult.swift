@@ -1,5 +1,11 @@
 /// The outcome of a run (`CodeExecutionResponse`). A non-zero exit, a timeout or an
 /// out-of-memory kill is still a result: the program ran.
+///
+/// In judge mode (a request with ``RunRequest/tests``) `stdout`, `stderr`, `exitCode`,
+/// `executionTime` and `oomKilled` describe the build step that runs once before the cases (a
+/// compile or a syntax check, depending on the runtime; without one: empty output, exit 0,
+/// time 0), `timedOut` says whether the request's timeout ended the whole run, and `verdict`,
+/// `passed`, `total` and `tests` hold the judgement. An ordinary run has none of those four.
 public struct ExecutionResult: Sendable, Equatable, Codable {
     /// The job that ran the program.
     public var jobID: String
@@ -19,6 +25,22 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
     public var stdoutTruncated: Bool
     /// Whether stderr went over the service's output cap and was cut.
     public var stderrTruncated: Bool
+    /// Judge mode: the verdict of the first case that was not accepted (in case order), else
+    /// ``Verdict/accepted``; ``Verdict/compileError`` when the build failed. `nil` for an
+    /// ordinary run.
+    public var verdict: Verdict?
+    /// Judge mode: how many cases were accepted.
+    public var passed: Int?
+    /// Judge mode: how many cases the request had.
+    public var total: Int?
+    /// Judge mode: each case's outcome, in the request's order.
+    public var tests: [TestCaseResult]?
+
+    /// Whether this is a judge-mode result in which every case was accepted (false for an
+    /// ordinary run).
+    public var allAccepted: Bool {
+        verdict == .accepted && passed == total
+    }
 
     enum CodingKeys: String, CodingKey {
         case stdout, stderr, metadata
@@ -29,6 +51,7 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
         case oomKilled = "oom_killed"
         case stdoutTruncated = "stdout_truncated"
         case stderrTruncated = "stderr_truncated"
+        case verdict, passed, total, tests
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +67,10 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
         oomKilled = try container.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
         stdoutTruncated = try container.decodeIfPresent(Bool.self, forKey: .stdoutTruncated) ?? false
         stderrTruncated = try container.decodeIfPresent(Bool.self, forKey: .stderrTruncated) ?? false
+        verdict = try container.decodeIfPresent(Verdict.self, forKey: .verdict)
+        passed = try container.decodeIfPresent(Int.self, forKey: .passed)
+        total = try container.decodeIfPresent(Int.self, forKey: .total)
+        tests = try container.decodeIfPresent([TestCaseResult].self, forKey: .tests)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -58,5 +85,10 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
         try container.encode(oomKilled, forKey: .oomKilled)
         try container.encode(stdoutTruncated, forKey: .stdoutTruncated)
         try container.encode(stderrTruncated, forKey: .stderrTruncated)
+        // Judge mode's keys only in a judge run's result, as the service writes them.
+        try container.encodeIfPresent(verdict, forKey: .verdict)
+        try container.encodeIfPresent(passed, forKey: .passed)
+        try container.encodeIfPresent(total, forKey: .total)
+        try container.encodeIfPresent(tests, forKey: .tests)
     }
 }

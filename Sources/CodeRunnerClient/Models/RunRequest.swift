@@ -2,6 +2,11 @@
 ///
 /// `code` is written to the runtime's main file (`main.py`, `main.js`, `main.ts`, `main.go`,
 /// `main.rs`); `files` are written next to it. Every limit left `nil` takes the service's default.
+///
+/// With `tests` the run is in judge mode: the program is built (or syntax-checked) once and then
+/// run once per case, and the result carries a verdict per case
+/// (see ``ExecutionResult/verdict``). `stdin` cannot be combined with `tests` (each case has its
+/// own), and `compare`, `floatTolerance` and `stopOnFirstFailure` need `tests`.
 public struct RunRequest: Sendable, Equatable, Codable {
     /// The main file's source (may be empty when `entrypoint` is given).
     public var code: String
@@ -11,9 +16,10 @@ public struct RunRequest: Sendable, Equatable, Codable {
     public var files: [String: String]?
     /// A shell command that replaces the runtime's default entrypoint.
     public var entrypoint: String?
-    /// Fed to the program's standard input.
+    /// Fed to the program's standard input (not with `tests`).
     public var stdin: String?
-    /// Seconds the program may run (1…`MAX_TIMEOUT`).
+    /// Seconds the program may run (1…`MAX_TIMEOUT`); in judge mode, the whole run (build and
+    /// every case) and the default and upper bound of each case's own timeout.
     public var timeout: Int?
     /// Memory cap as Docker parses it: `256m`, `1g`, `512000k`.
     public var memoryLimit: String?
@@ -36,6 +42,15 @@ public struct RunRequest: Sendable, Equatable, Codable {
     public var environment: [String: String]?
     /// How to rebuild a prebuilt image that the service does not have.
     public var prebuildSpec: PrebuildSpec?
+    /// Judge mode's cases (1 to 1000), run in order; `nil` for an ordinary run.
+    public var tests: [TestCase]?
+    /// How each case's output is compared with its expected output (`nil`: ``OutputComparison/trim``).
+    public var compare: OutputComparison?
+    /// The tolerance of ``OutputComparison/float`` (finite, at least 0; `nil`: 1e-6). Only with
+    /// `compare: .float`.
+    public var floatTolerance: Double?
+    /// Whether the cases after the first one that is not accepted are skipped (`nil`: false).
+    public var stopOnFirstFailure: Bool?
 
     /// A run of `code` with `runtime`.
     public init(
@@ -51,7 +66,11 @@ public struct RunRequest: Sendable, Equatable, Codable {
         diskLimit: String? = nil,
         allowNetwork: Bool? = nil,
         allowedHosts: [String]? = nil,
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil,
+        tests: [TestCase]? = nil,
+        compare: OutputComparison? = nil,
+        floatTolerance: Double? = nil,
+        stopOnFirstFailure: Bool? = nil
     ) {
         self.code = code
         self.image = runtime.rawValue
@@ -66,6 +85,10 @@ public struct RunRequest: Sendable, Equatable, Codable {
         self.allowNetwork = allowNetwork
         self.allowedHosts = allowedHosts
         self.environment = environment
+        self.tests = tests
+        self.compare = compare
+        self.floatTolerance = floatTolerance
+        self.stopOnFirstFailure = stopOnFirstFailure
     }
 
     /// A run of `code` in the prebuilt image `tag` (with or without its `prebuilt-` prefix).
@@ -91,12 +114,14 @@ public struct RunRequest: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case code, image, files, entrypoint, stdin, timeout, cpus, environment
+        case code, image, files, entrypoint, stdin, timeout, cpus, environment, tests, compare
         case memoryLimit = "mem_limit"
         case cpuShares = "cpu_shares"
         case diskLimit = "disk_limit"
         case allowNetwork = "allow_network"
         case allowedHosts = "allowed_hosts"
         case prebuildSpec = "prebuild_spec"
+        case floatTolerance = "float_tolerance"
+        case stopOnFirstFailure = "stop_on_first_failure"
     }
 }

@@ -9,17 +9,15 @@ struct RunInput {
     let nonce: String
     let bytes: ByteBuffer
 
-    /// - Parameter mainFile: the runtime's main file (`main.py`, …) that receives `code`.
-    init(payload: RunPayload, mainFile: String, nonce: String) {
+    init(nonce: String, bytes: ByteBuffer) {
         self.nonce = nonce
-        var archive = TarArchive()
-        for file in payload.files {
-            archive.addFile(path: file.name, contents: Array(file.content.utf8))
-        }
-        if !payload.code.isEmpty {
-            archive.addFile(path: mainFile, contents: Array(payload.code.utf8))  // the code wins
-        }
-        let tar = payload.files.isEmpty && payload.code.isEmpty ? [] : archive.finished()
+        self.bytes = bytes
+    }
+
+    /// The CR1 input of an ordinary run.
+    init(payload: RunPayload, nonce: String) {
+        self.nonce = nonce
+        let tar = Self.archive(of: payload)
         let stdin = Array(payload.stdin.utf8)
         let entrypoint =
             payload.entrypoint.flatMap { $0.isEmpty ? nil : $0 }
@@ -29,6 +27,20 @@ struct RunInput {
         buffer.writeBytes(tar)
         buffer.writeBytes(stdin)
         bytes = buffer
+    }
+
+    /// The work directory's tar: the user's `files`, then the runtime's main file (`main.py`, …)
+    /// holding `code` (so the code wins over a same-named file); empty when there is neither.
+    static func archive(of payload: RunPayload) -> [UInt8] {
+        guard !payload.files.isEmpty || !payload.code.isEmpty else { return [] }
+        var archive = TarArchive()
+        for file in payload.files {
+            archive.addFile(path: file.name, contents: Array(file.content.utf8))
+        }
+        if !payload.code.isEmpty {
+            archive.addFile(path: payload.mainFile, contents: Array(payload.code.utf8))
+        }
+        return archive.finished()
     }
 
     /// A fresh random nonce: 32 lowercase hex characters.

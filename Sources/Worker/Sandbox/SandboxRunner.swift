@@ -192,12 +192,114 @@ struct SandboxRunner: Sendable {
         engineSocket: EngineSocketIdentity?,
         warm: WarmContainer? = nil
     ) async throws -> RunResult {
-        let input = RunInput(payload: payload, mainFile: payload.mainFile, nonce: RunInput.makeNonce())
+        if let judge = payload.judge {
+            return try await executeJudge(payload, judge: judge, in: containerID, engineSocket: engineSocket, warm: warm)
+        }
+        let input = RunInput(payload: payload, nonce: RunInput.makeNonce())
         let output = RunOutputCollector(
             cap: payload.maxOutputBytes,
             nonce: input.nonce,
             metadataCap: payload.maxMetadataBytes
         )
+        let timing = try await stream(
+            input,
+            into: containerID,
+            warm: warm,
+            deadline: .seconds(payload.timeoutSeconds),
+            accept: output.accept
+        )
+        let preparedAt = timing.preparedAt
+        let endedAt = timing.endedAt
+        let clock = ContinuousClock()
+        let (stdout, stderr, trailer) = output.finish()
+        let didTimeOut = timing.timedOut
+        // The trailer says how the program ended, OOM kills included: answer now, without
+        // waiting for the container's teardown. Otherwise (killed, timed out) ask the engine.
+        let exitCode: Int
+        let oomKilled: Bool
+        /// Set when the container ended by itself without a trailer (see the type's doc comment).
+        var supervisorLost: Int?
+        if !didTimeOut, let trailer, let kills = trailer.oomKills {
+            exitCode = trailer.exitStatus
+            oomKilled = kills > 0
+        } else {
+            _ = try await docker.waitContainer(containerID, timeout: .seconds(60))
+            let state = try await docker.inspectContainer(containerID).state
+            exitCode = didTimeOut ? -1 : (trailer?.exitStatus ?? state.exitCode)
+            oomKilled = state.oomKilled
+            // No trailer, and neither the deadline, the output cap nor the OOM killer stopped it.
+            if trailer == nil, !didTimeOut, !oomKilled, !output.flooded {
+                try requireEndedByItself(state, timing: timing, engineSocket: engineSocket, what: "no trailer")
+                supervisorLost = state.exitCode
+                logger.info(
+                    "the sandbox's supervisor ended before reporting the program's end; answered as the program's result",
+                    metadata: ["exit_code": "\(state.exitCode)", "container": "\(containerID.prefix(12))"]
+                )
+            }
+        }
+        logger.debug(
+            "run phases",
+            metadata: [
+                "warm": "\(warm != nil)",
+                "to_delivery": "\((timing.deliveredAt ?? endedAt) - preparedAt)",
+                "to_end": "\(endedAt - (timing.deliveredAt ?? endedAt))",
+                "after": "\(clock.now - endedAt)",
+            ]
+        )
+        let started = timing.deliveredAt ?? endedAt
+
+        // The service's notes end stderr, inside MAX_OUTPUT_BYTES like the program's own bytes.
+        var notes = ""
+        if let status = supervisorLost {
+            notes += Self.supervisorLostNote(exitStatus: status)
+        }
+        if output.flooded {
+            notes += "\n[code-runner] the program wrote more than 8 times MAX_OUTPUT_BYTES and was stopped\n"
+        }
+        var metadata: JSONValue?
+        if !didTimeOut, let trailer {
+            if trailer.metadataTooLarge {
+                notes += "\n[code-runner] metadata larger than \(payload.maxMetadataBytes) bytes was dropped\n"
+            } else if let bytes = trailer.metadata {
+                metadata = JSONValue.parse(Data(bytes))
+            }
+        }
+        let stdoutText = stdout.text(endingWith: "")
+        let stderrText = stderr.text(endingWith: notes)
+        return RunResult(
+            stdout: stdoutText.text,
+            stderr: stderrText.text,
+            exitCode: exitCode,
+            executionTime: Self.roundedSeconds(endedAt - started),
+            metadata: metadata,
+            timedOut: didTimeOut,
+            oomKilled: oomKilled,
+            stdoutTruncated: stdoutText.truncated,
+            stderrTruncated: stderrText.truncated
+        )
+    }
+}
+
+extension SandboxRunner {
+    /// When a run's input was delivered, when its stream ended, and whether the deadline fired.
+    struct StreamTiming {
+        var preparedAt: ContinuousClock.Instant
+        var deliveredAt: ContinuousClock.Instant?
+        var endedAt: ContinuousClock.Instant
+        var timedOut: Bool
+    }
+
+    /// Delivers `input` to the container (starting it, or the warm one), hands every output
+    /// frame to `accept` and kills the container `deadline` after the input was delivered or
+    /// when `accept` reports a flood. Returns when the stream has ended or `accept` has
+    /// everything (`.finished`).
+    func stream(
+        _ input: RunInput,
+        into containerID: String,
+        warm: WarmContainer?,
+        deadline: Duration,
+        accept: @escaping @Sendable (AttachStream, ByteBuffer) -> RunOutputCollector.Verdict
+    ) async throws -> StreamTiming {
         let clock = ContinuousClock()
         let preparedAt = clock.now
         let timeline = RunTimeline()
@@ -213,7 +315,7 @@ struct SandboxRunner: Sendable {
                     deliveredSignal.yield(now)
                 }
                 let onFrame: @Sendable (AttachStream, ByteBuffer) -> Bool = { stream, payload in
-                    switch output.accept(stream, payload) {
+                    switch accept(stream, payload) {
                     case .keepReading: return true
                     case .finished: return false
                     case .flooded:
@@ -246,97 +348,27 @@ struct SandboxRunner: Sendable {
                 // The deadline counts from code delivery; at the deadline the container is killed.
                 var iterator = delivered.makeAsyncIterator()
                 guard let start = await iterator.next() else { return }
-                try await Task.sleep(until: start + .seconds(payload.timeoutSeconds), clock: clock)
+                try await Task.sleep(until: start + deadline, clock: clock)
                 timeline.timedOut.withLock { $0 = true }
                 try await docker.killContainer(containerID)
             }
             try await group.next()  // the stream ended: the program is done (or was killed)
             group.cancelAll()
         }
-        let endedAt = clock.now
-        let (stdout, stderr, trailer) = output.finish()
-        let didTimeOut = timeline.timedOut.withLock { $0 }
-        // The trailer says how the program ended, OOM kills included: answer now, without
-        // waiting for the container's teardown. Otherwise (killed, timed out) ask the engine.
-        let exitCode: Int
-        let oomKilled: Bool
-        /// Set when the container ended by itself without a trailer (see the type's doc comment).
-        var supervisorLost: Int?
-        if !didTimeOut, let trailer, let kills = trailer.oomKills {
-            exitCode = trailer.exitStatus
-            oomKilled = kills > 0
-        } else {
-            _ = try await docker.waitContainer(containerID, timeout: .seconds(60))
-            let state = try await docker.inspectContainer(containerID).state
-            exitCode = didTimeOut ? -1 : (trailer?.exitStatus ?? state.exitCode)
-            oomKilled = state.oomKilled
-            // No trailer, and neither the deadline, the output cap nor the OOM killer stopped it.
-            if trailer == nil, !didTimeOut, !oomKilled, !output.flooded {
-                if let fault = Self.faultOutsideTheProgram(
-                    delivered: timeline.deliveredAt.withLock { $0 } != nil,
-                    cancelled: Task.isCancelled,
-                    status: state.status,
-                    socketBefore: engineSocket,
-                    socketAfter: docker.socketIdentity()
-                ) {
-                    throw ExecutionFailure.unexpected(
-                        "the container was stopped before its program ended",
-                        retryable: true,
-                        logDetail: "no trailer, exit status \(state.exitCode), state \(state.status): \(fault)"
-                    )
-                }
-                supervisorLost = state.exitCode
-                logger.info(
-                    "the sandbox's supervisor ended before reporting the program's end; answered as the program's result",
-                    metadata: ["exit_code": "\(state.exitCode)", "container": "\(containerID.prefix(12))"]
-                )
-            }
-        }
-        logger.debug(
-            "run phases",
-            metadata: [
-                "warm": "\(warm != nil)",
-                "to_delivery": "\((timeline.deliveredAt.withLock { $0 } ?? endedAt) - preparedAt)",
-                "to_end": "\(endedAt - (timeline.deliveredAt.withLock { $0 } ?? endedAt))",
-                "after": "\(clock.now - endedAt)",
-            ]
-        )
-        let started = timeline.deliveredAt.withLock { $0 } ?? endedAt
-
-        // The service's notes end stderr, inside MAX_OUTPUT_BYTES like the program's own bytes.
-        var notes = ""
-        if let status = supervisorLost {
-            notes += Self.supervisorLostNote(exitStatus: status)
-        }
-        if output.flooded {
-            notes += "\n[code-runner] the program wrote more than 8 times MAX_OUTPUT_BYTES and was stopped\n"
-        }
-        var metadata: JSONValue?
-        if !didTimeOut, let trailer {
-            if trailer.metadataTooLarge {
-                notes += "\n[code-runner] metadata larger than \(payload.maxMetadataBytes) bytes was dropped\n"
-            } else if let bytes = trailer.metadata {
-                metadata = JSONValue.parse(Data(bytes))
-            }
-        }
-        let stdoutText = stdout.text(endingWith: "")
-        let stderrText = stderr.text(endingWith: notes)
-        let seconds = Double((endedAt - started).components.attoseconds) / 1e18 + Double((endedAt - started).components.seconds)
-        return RunResult(
-            stdout: stdoutText.text,
-            stderr: stderrText.text,
-            exitCode: exitCode,
-            executionTime: (seconds * 10_000).rounded() / 10_000,
-            metadata: metadata,
-            timedOut: didTimeOut,
-            oomKilled: oomKilled,
-            stdoutTruncated: stdoutText.truncated,
-            stderrTruncated: stderrText.truncated
+        return StreamTiming(
+            preparedAt: preparedAt,
+            deliveredAt: timeline.deliveredAt.withLock { $0 },
+            endedAt: clock.now,
+            timedOut: timeline.timedOut.withLock { $0 }
         )
     }
-}
 
-extension SandboxRunner {
+    /// A duration in seconds, rounded to 4 decimals (the answer's `execution_time`).
+    static func roundedSeconds(_ duration: Duration) -> Double {
+        let seconds = Double(duration.components.attoseconds) / 1e18 + Double(duration.components.seconds)
+        return (seconds * 10_000).rounded() / 10_000
+    }
+
     /// Kills a container without waiting for the engine's answer. A refusal is logged at debug
     /// level only: a container that has just ended refuses the kill, which is the usual case.
     func kill(_ containerID: String, because reason: String) {
@@ -366,6 +398,32 @@ extension SandboxRunner {
         guard let socketBefore, let socketAfter else { return "the engine's socket could not be read" }
         if socketBefore != socketAfter { return "the engine restarted while the container ran" }
         return nil
+    }
+
+    /// Throws the retryable failure when a container that ended without the supervisor's report
+    /// (and not by the deadline, the flood limit or the OOM killer) did not end by itself
+    /// (`faultOutsideTheProgram`); returns when the ending is the program's doing.
+    /// - Parameter what: what was missing, for the log.
+    func requireEndedByItself(
+        _ state: ContainerInspect.State,
+        timing: StreamTiming,
+        engineSocket: EngineSocketIdentity?,
+        what: String
+    ) throws(ExecutionFailure) {
+        guard
+            let fault = Self.faultOutsideTheProgram(
+                delivered: timing.deliveredAt != nil,
+                cancelled: Task.isCancelled,
+                status: state.status,
+                socketBefore: engineSocket,
+                socketAfter: docker.socketIdentity()
+            )
+        else { return }
+        throw ExecutionFailure.unexpected(
+            "the container was stopped before its program ended",
+            retryable: true,
+            logDetail: "\(what), exit status \(state.exitCode), state \(state.status): \(fault)"
+        )
     }
 
     /// The line appended to stderr when the supervisor ended before reporting the program's end.

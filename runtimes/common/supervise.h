@@ -1,0 +1,50 @@
+/*
+ * code-runner-supervise: what the parts of the supervisor share (runtimes/PROTOCOL.md).
+ *
+ *   supervise.c  main(), the header, protocol CR1 (one program, one trailer) and the helpers below
+ *   judge.c      protocol CR2 (judge mode: one program, many test cases, one record per case)
+ *   worktree.c   CR2's file-system side: the in-memory snapshot of the work dir, its fresh copy
+ *                for every case and the clean-up between cases
+ *
+ * Built as one static binary: gcc -static -O2 -Wall -Wextra -Werror supervise.c judge.c worktree.c
+ * (scripts/build-images.sh). No malloc anywhere: static buffers, mmap and memfds only.
+ */
+#ifndef CODE_RUNNER_SUPERVISE_H
+#define CODE_RUNNER_SUPERVISE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define SETUP_SCRIPT "/usr/local/lib/code-runner/setup-run"
+#define WORK_DIR "/tmp/work"
+#define NONCE_LEN 32
+/* The longest header line accepted. The command itself must also fit execve's limit for one
+ * argument (MAX_ARG_STRLEN, 128 KiB), so a longer header could not run anyway. */
+#define HEADER_MAX (192 * 1024)
+#define STATUS_SETUP_FAILED 2
+#define STATUS_BAD_HEADER 125
+#define CHUNK_SIZE (64 * 1024)
+
+extern char **environ;
+
+/* supervise.c */
+extern char nonce[NONCE_LEN + 1];
+extern char chunk[CHUNK_SIZE];
+void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+void bad_header(const char *why) __attribute__((noreturn));
+int write_all(int fd, const char *buf, size_t len);
+long long parse_count(const char *field, const char *name);
+int decode_base64(const char *text, char *out);
+int shell_status(int wstatus);
+long long oom_kills(void);
+
+/* judge.c: protocol CR2, entered with the header's fields split (fields[0] is "CR2") */
+void judge_main(char **fields, int count) __attribute__((noreturn));
+
+/* worktree.c */
+int worktree_snapshot(void);
+int worktree_restore(void);
+void worktree_clean(const struct timespec *case_started);
+
+#endif
