@@ -434,7 +434,7 @@ elif cmd == "leak":                     # a detached writer that outlives the ca
         os._exit(0)
     os.close(w)
     os.read(r, 1)                       # the writer runs
-    print("started")
+    os.write(1, b"started\n")           # one write (atomic on a pipe): the writer's lines cannot split it
 elif cmd == "forge":
     report = {}
     # 1. try to steal a record (and so the nonce) from the container's stdout pipe
