@@ -83,6 +83,12 @@ struct JobsCommand: AsyncParsableCommand {
             Terminal.writeLine("started:  \(Terminal.format(job.startedAt))")
             Terminal.writeLine("finished: \(Terminal.format(job.finishedAt))")
             if let failure = job.error { Terminal.writeLine("error:    \(failure.statusCode) \(failure.detail)") }
+            if let callback = job.callback {
+                let attempts = "\(callback.attempts) attempt\(callback.attempts == 1 ? "" : "s")"
+                Terminal.writeLine("callback: \(callback.url)")
+                Terminal.writeLine("delivery: \(callback.status.rawValue), \(attempts)")
+                if let lastError = callback.lastError { Terminal.writeLine("          last error: \(lastError)") }
+            }
             if let result = job.result {
                 Terminal.writeLine(
                     "exit:     \(result.exitCode)\(result.timedOut ? " (timed out)" : "")\(result.oomKilled ? " (out of memory)" : "")"

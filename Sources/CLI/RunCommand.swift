@@ -15,7 +15,9 @@ struct RunCommand: AsyncParsableCommand {
             terminal. A program that timed out exits with 124. With --allow-host the program \
             reaches only the hosts named, through the proxy its HTTP_PROXY and HTTPS_PROXY point \
             at (pip, curl, requests, Go and npm use it; Node's built-in fetch does not); direct \
-            connections are refused.
+            connections are refused. With --callback-url the service POSTs the finished job's JSON \
+            to that URL, signed with its WEBHOOK_SECRET (the callback_url field of its OpenAPI \
+            document says how to verify it); `code-runner jobs get` shows how the delivery stands.
 
             Judge mode: with --tests the program is built once and run once per test case, each \
             with its own standard input (ours is not read), and its output is compared with the \
@@ -78,6 +80,15 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("env"), help: "An environment variable NAME=VALUE (repeatable).")
     var environment: [String] = []
+
+    @Option(
+        name: .customLong("callback-url"),
+        help: ArgumentHelp(
+            "POST the finished job's JSON to this http(s) URL (a webhook; the service must have webhooks on).",
+            valueName: "url"
+        )
+    )
+    var callbackURL: String?
 
     @Flag(name: .customLong("no-stdin"), help: "Do not send standard input even when it is not a terminal.")
     var noStdin = false
@@ -164,7 +175,8 @@ struct RunCommand: AsyncParsableCommand {
             diskLimit: disk,
             allowNetwork: network ? true : nil,
             allowedHosts: allowedHosts.isEmpty ? nil : allowedHosts,
-            environment: variables.isEmpty ? nil : variables
+            environment: variables.isEmpty ? nil : variables,
+            callbackURL: callbackURL
         )
         if let prebuilt { request.image = ImageName.prebuilt(prebuilt) }
         try judge.apply(to: &request)

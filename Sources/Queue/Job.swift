@@ -22,6 +22,8 @@ public struct Job: Sendable, Equatable {
     public var createdAt: Double
     public var startedAt: Double?
     public var finishedAt: Double?
+    /// Its webhook, when it was submitted with a `callback_url`.
+    public var callback: Callback? = nil
 }
 
 /// The right to write a claimed job's outcome. Every claim issues a new token, and every later
@@ -54,6 +56,8 @@ public struct NewJob: Sendable {
     /// A key unique across all jobs (schedules use `<name>@<fire_at>`).
     public var uniqueKey: String?
     public var maxAttempts: Int
+    /// Where to POST the job's JSON once it finishes (checked by the API before it gets here).
+    public var callbackURL: String?
 
     public init(
         kind: JobKind,
@@ -62,7 +66,8 @@ public struct NewJob: Sendable {
         idempotencyKey: String? = nil,
         requestHash: String? = nil,
         uniqueKey: String? = nil,
-        maxAttempts: Int = 2
+        maxAttempts: Int = 2,
+        callbackURL: String? = nil
     ) {
         self.kind = kind
         self.owner = owner
@@ -71,6 +76,7 @@ public struct NewJob: Sendable {
         self.requestHash = requestHash
         self.uniqueKey = uniqueKey
         self.maxAttempts = maxAttempts
+        self.callbackURL = callbackURL
     }
 }
 

@@ -60,4 +60,6 @@ public enum JobKind: String, Codable, Sendable {
     case prebuild
     /// The scheduled clean-up of old images, orphaned containers and expired jobs.
     case cleanup
+    /// POST a finished job's JSON to its `callback_url` (`WebhookDelivery`; made by the store).
+    case webhook
 }

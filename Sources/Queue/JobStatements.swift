@@ -107,10 +107,11 @@ enum JobStatements {
         SQLRequest(
             literal: """
                 INSERT INTO jobs (public_id, kind, state, owner, idempotency_key, request_hash,
-                    unique_key, payload, max_attempts, run_at, created_at)
+                    unique_key, payload, max_attempts, run_at, created_at, callback_url, callback_status)
                 VALUES (\(UUID().uuidString.lowercased()), \(job.kind.rawValue), \(state: .queued), \(job.owner),
                     \(job.idempotencyKey), \(job.requestHash), \(job.uniqueKey), \(job.payload), \(job.maxAttempts),
-                    \(sql: DatabaseClock.now), \(sql: DatabaseClock.now))
+                    \(sql: DatabaseClock.now), \(sql: DatabaseClock.now),
+                    \(job.callbackURL), \(job.callbackURL == nil ? nil : CallbackStatus.pending.rawValue))
                 ON CONFLICT(unique_key) DO NOTHING
                 RETURNING *
                 """,
@@ -208,6 +209,32 @@ enum JobStatements {
         return db.changesCount == 1
     }
 
+    // MARK: - webhook deliveries (`Callback`)
+
+    /// A failed delivery goes back to the queue, due `seconds` from now, if it still runs under
+    /// `lease`. The attempt stays counted (claims count them), so `attempts` is the number made.
+    static func retryLater(_ lease: Lease, after seconds: Double, in db: Database) throws -> Bool {
+        let statement = try db.cachedStatement(
+            literal: """
+                UPDATE jobs SET state = \(state: .queued), run_at = \(sql: DatabaseClock.now) + :delay, started_at = NULL,
+                    \(endLease)
+                WHERE \(heldUnder)
+                """
+        )
+        try statement.execute(arguments: ["id": lease.jobID, "token": lease.token, "delay": seconds])
+        return db.changesCount == 1
+    }
+
+    /// The job's callback as a delivery attempt left it.
+    static func recordCallback(of jobID: Int64, _ outcome: DeliveryOutcome) -> SQL {
+        let callback = outcome.callback
+        return """
+            UPDATE jobs SET callback_status = \(callback.status.rawValue), callback_attempts = \(callback.attempts),
+                callback_error = \(callback.error)
+            WHERE id = \(jobID)
+            """
+    }
+
     // MARK: - the reaper and the other transitions
 
     /// The reaper's first step: running jobs whose lease expired and that have attempts left go
@@ -297,7 +324,13 @@ extension Job {
             maxAttempts: row["max_attempts"],
             createdAt: row["created_at"],
             startedAt: row["started_at"],
-            finishedAt: row["finished_at"]
+            finishedAt: row["finished_at"],
+            callback: Callback(
+                url: row["callback_url"],
+                status: row["callback_status"],
+                attempts: row["callback_attempts"],
+                lastError: row["callback_error"]
+            )
         )
     }
 }

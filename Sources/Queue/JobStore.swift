@@ -61,6 +61,17 @@ public protocol SubmissionStore: QueueDatabase {
 public protocol ClaimStore: QueueDatabase {
     /// Cheap read-only probe: is anything claimable now?
     func hasClaimableJobs() async throws -> Bool
+    /// Records one webhook delivery attempt for job `jobID`, made under the delivery job's
+    /// `lease`, in one transaction: the delivery job completes, goes back to the queue due later,
+    /// or fails (`outcome`), and the job's `callback` says so. False, with nothing changed, when
+    /// the lease was lost — so a delivery that a reaped worker finished late is not recorded
+    /// twice, and exactly one success is.
+    func recordDelivery(_ lease: Lease, of jobID: Int64, outcome: DeliveryOutcome) async throws -> Bool
+    /// Whether a worker should probe (`hasClaimableJobs`) before each claim: true where an
+    /// empty claim is costly (SQLite: it takes the one write lock every process contends for),
+    /// false where it is as cheap as the probe (PostgreSQL: an `UPDATE` that matches nothing
+    /// writes nothing), so the probe would only add a round trip to every claim.
+    var probesBeforeClaiming: Bool { get }
     /// Atomically claims up to `limit` jobs, the earliest due first (`run_at`, then id), each
     /// with a fresh lease. The order matches the `jobs_claimable` index, so a claim reads only
     /// the rows it takes, however long the backlog.

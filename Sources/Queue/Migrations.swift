@@ -149,6 +149,23 @@ enum Migrations {
         """
         ALTER TABLE workers ADD COLUMN egress_problem TEXT;
         """,
+        // 9: webhooks (issue 18): a job's callback, and its delivery job, made by the transition
+        // that ends the job (`Callback`); `OR IGNORE`: one delivery per job, whatever happens
+        """
+        ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+        ALTER TABLE jobs ADD COLUMN callback_status TEXT;
+        ALTER TABLE jobs ADD COLUMN callback_attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN callback_error TEXT;
+        CREATE TRIGGER jobs_callback_due AFTER UPDATE OF state ON jobs
+        WHEN NEW.callback_url IS NOT NULL AND NEW.kind <> 'webhook'
+            AND NEW.state IN ('completed','failed','cancelled') AND OLD.state NOT IN ('completed','failed','cancelled')
+        BEGIN
+            INSERT OR IGNORE INTO jobs (public_id, kind, state, owner, unique_key, payload, max_attempts, run_at, created_at)
+            VALUES ('webhook-' || NEW.public_id, 'webhook', 'queued', 'code-runner:webhooks', 'webhook:' || NEW.public_id,
+                CAST('{"job_id":' || NEW.id || '}' AS BLOB), 1000000,
+                coalesce(NEW.finished_at, NEW.run_at), coalesce(NEW.finished_at, NEW.run_at));
+        END;
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

@@ -128,6 +128,9 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - worker side
 
+    /// An empty claim takes the write lock: probe first.
+    public var probesBeforeClaiming: Bool { true }
+
     public func hasClaimableJobs() async throws -> Bool {
         try await pool.read { db in
             try JobStatements.anyClaimable().fetchOne(db) ?? false
@@ -169,6 +172,23 @@ public final class SQLiteJobStore: JobStore {
     public func fail(_ lease: Lease, failure: JobFailure, retry: Bool) async throws -> Bool {
         try await pool.writeWithoutTransaction { db in
             try JobStatements.fail(lease, failure: failure, retry: retry, in: db)
+        }
+    }
+
+    public func recordDelivery(_ lease: Lease, of jobID: Int64, outcome: DeliveryOutcome) async throws -> Bool {
+        try await pool.write { db in
+            let held: Bool
+            switch outcome {
+            case .delivered:
+                held = try JobStatements.complete([(lease, Data("{}".utf8))], in: db).first ?? false
+            case .retry(let seconds, _, _):
+                held = try JobStatements.retryLater(lease, after: seconds, in: db)
+            case .gaveUp(_, let error):
+                held = try JobStatements.fail(lease, failure: JobFailure(statusCode: 502, detail: error), retry: false, in: db)
+            }
+            guard held else { return false }
+            try db.executeCached(JobStatements.recordCallback(of: jobID, outcome))
+            return true
         }
     }
 

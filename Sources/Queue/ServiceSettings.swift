@@ -67,6 +67,14 @@ public struct ServiceSettings: Sendable {
     /// `EGRESS_DENY_CIDRS`: ranges networked sandboxes never reach, on top of the default
     /// policy; a range in both lists is denied.
     public var egressDenyCIDRs: [IPv4Network] = []
+    /// `WEBHOOK_SECRET`: the key of the HMAC that signs every webhook delivery
+    /// (`X-Code-Runner-Signature`). Unset, webhooks are off: a `callback_url` is a 422, since an
+    /// unsigned callback could be forged by anyone who learns the receiver's address.
+    public var webhookSecret: String?
+    /// `WEBHOOK_ALLOW_CIDRS`: ranges (IPv4 or IPv6) a `callback_url` may point into although they
+    /// are refused by default (loopback, private, link-local …): a receiver on the same machine
+    /// (`127.0.0.0/8`) or in the operator's own network.
+    public var webhookAllowCIDRs: [IPAddressRange] = []
     /// `WORKER_HOST`: the name a worker's host goes by — in the `code-runner.host` label of its
     /// containers (a worker's orphan sweep never touches another host's), in `/health` and in
     /// `/metrics`. The machine's host name by default; hosts sharing one engine (the multi-host
@@ -200,6 +208,14 @@ public struct ServiceSettings: Sendable {
             }
         }
         ranges("EGRESS_ALLOW_CIDRS", &egressAllowCIDRs)
+        if let value = text("WEBHOOK_SECRET"), !value.isEmpty { webhookSecret = value }
+        if let value = text("WEBHOOK_ALLOW_CIDRS") {
+            do {
+                webhookAllowCIDRs = try CallbackAddressPolicy.parseRanges(value)
+            } catch {
+                problems.append("WEBHOOK_ALLOW_CIDRS: \(error)")
+            }
+        }
         ranges("EGRESS_DENY_CIDRS", &egressDenyCIDRs)
         if let value = text("WORKER_HOST"), !value.trimmingCharacters(in: .whitespaces).isEmpty {
             let name = value.trimmingCharacters(in: .whitespaces)

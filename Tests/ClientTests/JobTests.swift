@@ -1,4 +1,5 @@
 import CodeRunnerClient
+import Foundation
 import Testing
 
 @Suite("jobs", .needsService)
@@ -87,5 +88,79 @@ struct JobTests {
         }
         #expect(clock.now - start < .seconds(20))
         try await client.cancel(id: submitted.id)
+    }
+}
+
+/// A job's `callback` on the wire (no service needed): decoded with every status, `null` and
+/// a missing key (a service from before webhooks) both `nil`, and written back as the service
+/// writes it.
+struct JobCallbackTests {
+    static func job(callback: String?) -> String {
+        let field = callback.map { #", "callback": \#($0)"# } ?? ""
+        return #"""
+            {"job_id": "j-7", "kind": "run", "status": "completed", "created_at": "2026-05-01T10:00:00.123Z",
+             "started_at": "2026-05-01T10:00:01Z", "finished_at": "2026-05-01T10:00:02Z", "attempts": 1,
+             "result": null, "error": null\#(field)}
+            """#
+    }
+
+    func decoded(_ json: String) throws -> Job {
+        try JSONDecoder().decode(Job.self, from: Data(json.utf8))
+    }
+
+    @Test("a callback object decodes with its url, status, attempts and last_error")
+    func callbackObject() throws {
+        let pending = try decoded(
+            Self.job(callback: #"{"url": "https://hooks.example.org/done", "status": "pending", "attempts": 2, "last_error": "HTTP 503"}"#)
+        )
+        let callback = try #require(pending.callback)
+        #expect(callback.url == "https://hooks.example.org/done")
+        #expect(callback.status == .pending)
+        #expect(callback.attempts == 2)
+        #expect(callback.lastError == "HTTP 503")
+
+        let delivered = try decoded(
+            Self.job(callback: #"{"url": "https://hooks.example.org/done", "status": "delivered", "attempts": 3, "last_error": null}"#)
+        )
+        #expect(delivered.callback?.status == .delivered)
+        #expect(delivered.callback?.attempts == 3)
+        #expect(delivered.callback?.lastError == nil)
+        #expect(delivered.id == "j-7")
+        #expect(delivered.status == .completed)
+    }
+
+    @Test("callback null and a job without the key (an older service) both decode to nil")
+    func noCallback() throws {
+        #expect(try decoded(Self.job(callback: "null")).callback == nil)
+        let older = try decoded(Self.job(callback: nil))
+        #expect(older.callback == nil)
+        #expect(older.attempts == 1)
+    }
+
+    @Test("every status by its contract name; an unknown one is a decoding error")
+    func statusNames() throws {
+        #expect(CallbackStatus.allCases.map(\.rawValue) == ["pending", "delivered", "failed"])
+        let failed = try decoded(Self.job(callback: #"{"url": "http://203.0.113.7/", "status": "failed", "attempts": 9, "last_error": "timed out"}"#))
+        #expect(failed.callback?.status == .failed)
+        #expect(throws: DecodingError.self) {
+            try decoded(Self.job(callback: #"{"url": "http://203.0.113.7/", "status": "lost", "attempts": 0, "last_error": null}"#))
+        }
+    }
+
+    @Test("a job is written back with callback's four keys, null for what is not there")
+    func encodedAsTheServiceWritesIt() throws {
+        let job = try decoded(
+            Self.job(callback: #"{"url": "https://hooks.example.org/done", "status": "pending", "attempts": 0, "last_error": null}"#)
+        )
+        let body = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(job)) as? [String: Any])
+        let callback = try #require(body["callback"] as? [String: Any])
+        #expect(Set(callback.keys) == ["url", "status", "attempts", "last_error"])
+        #expect(callback["last_error"] is NSNull)
+        #expect(callback["status"] as? String == "pending")
+        #expect(try JSONDecoder().decode(Job.self, from: JSONEncoder().encode(job)) == job)
+
+        let without = try JSONEncoder().encode(try decoded(Self.job(callback: nil)))
+        let withoutBody = try #require(try JSONSerialization.jsonObject(with: without) as? [String: Any])
+        #expect(withoutBody["callback"] is NSNull)
     }
 }

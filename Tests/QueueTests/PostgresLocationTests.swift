@@ -85,6 +85,29 @@ struct NotifyCoalescerTests {
         #expect(coalescer.changed() == .send)  // idle again: the next change goes out at once
     }
 
+    @Test("a write carries the NOTIFY only when none is in flight or cooling down")
+    func carriedByWrite() {
+        var coalescer = NotifyCoalescer()
+        #expect(coalescer.carriedByWrite() == true)
+        #expect(coalescer.carriedByWrite() == false)  // in flight: the next write goes without
+        #expect(coalescer.changed() == .none)  // … and announces itself after, folded into one more
+        #expect(coalescer.sent() == .startCooldown)
+        #expect(coalescer.carriedByWrite() == false)  // cooling down
+        #expect(coalescer.cooledDown() == .send)  // the trailing NOTIFY for the write that went without
+        #expect(coalescer.sent() == .startCooldown)
+        #expect(coalescer.cooledDown() == .none)
+        #expect(coalescer.carriedByWrite() == true)  // idle again
+    }
+
+    @Test("the NOTIFY column names only a safe channel")
+    func notifyColumn() {
+        #expect(PostgresJobStatements.notifyColumn("code_runner_t_1f") == ", pg_notify('code_runner_t_1f', '') AS notified")
+        #expect(PostgresJobStatements.notifyColumn(nil) == "")
+        #expect(PostgresJobStatements.notifyColumn("") == "")
+        #expect(PostgresJobStatements.notifyColumn("x'); DROP TABLE jobs; --") == "")
+        #expect(PostgresJobStatements.notifyColumn("Upper") == "")
+    }
+
     @Test("events out of order change nothing")
     func ignoresStrayEvents() {
         var coalescer = NotifyCoalescer()

@@ -90,7 +90,8 @@ struct TestDatabase: Sendable {
         }
     }
 
-    private func withConnection<Value>(inSchema: Bool = true, _ body: (PostgresConnection) async throws -> Value) async throws -> Value {
+    /// Runs `body` on a connection of its own to this database (PostgreSQL only).
+    func withConnection<Value>(inSchema: Bool = true, _ body: (PostgresConnection) async throws -> Value) async throws -> Value {
         let connector = PostgresConnector(location: try PostgresLocation(url: location), schema: inSchema ? schema : nil, poolSize: 1)
         let connection = try await connector.connect(id: 9, logger: Logger(label: "queue-tests"))
         do {

@@ -278,6 +278,9 @@ cli run --detach --allow-host example.org --allow-host '*.example.org' "$work/qu
 allowlisted=$(cat "$work/out")
 check "run --allow-host --detach: a good list is accepted (a networked run)" eval 'status_is 0 && [ -n "$allowlisted" ]'
 cli jobs cancel "$allowlisted"  # whatever its state; only the acceptance is checked
+cli run --callback-url http://127.0.0.1:9/hook "$work/quick.py"
+check "run --callback-url: sent as callback_url, refused (65) naming it (no WEBHOOK_SECRET here)" \
+    eval 'status_is 65 && err_has "callback_url"'
 cli health --url http://127.0.0.1:1
 check "unreachable service (69)" eval 'status_is 69 && err_has "cannot reach the service"'
 

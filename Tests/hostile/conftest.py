@@ -47,7 +47,7 @@ SERVICE_CONFIG_VARS = (
     "JOB_RETENTION_HOURS", "WORKER_CONCURRENCY", "LEASE_SECONDS", "PREBUILD_TIMEOUT", "WORKERS",
     "SANDBOX_RUNTIME", "DOCKER_SOCKET", "RUNTIME_DIR", "BIN_DIR", "POOL_SIZE", "MAX_QUEUE_DEPTH",
     "PREBUILD_MEMORY_MB", "PREBUILD_CPUS", "PREBUILD_PIDS_LIMIT", "PREBUILD_MAX_LAYER_MB", "METRICS_TOKEN",
-    "EGRESS_ALLOW_CIDRS", "EGRESS_DENY_CIDRS", "WORKER_HOST",
+    "EGRESS_ALLOW_CIDRS", "EGRESS_DENY_CIDRS", "WORKER_HOST", "WEBHOOK_SECRET", "WEBHOOK_ALLOW_CIDRS",
 )
 
 
@@ -297,6 +297,10 @@ class Instance:
         return [p for p in children_of(self.pid) if exe_name(p) == "code-runner-api"]
 
     def deployment_id(self) -> str:
+        if self.extra_env.get("DATABASE_URL"):  # an instance on PostgreSQL
+            return subprocess.run(["psql", "-X", "-At", self.extra_env["DATABASE_URL"], "-c",
+                                   "SELECT value FROM deployment WHERE key = 'id'"],
+                                  capture_output=True, text=True, check=True, timeout=30).stdout.strip()
         db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
         try:
             return db.execute("SELECT value FROM deployment WHERE key = 'id'").fetchone()[0]

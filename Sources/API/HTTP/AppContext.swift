@@ -63,12 +63,3 @@ enum RequestBody {
         }
     }
 }
-
-extension Double {
-    /// Unix seconds as an ISO 8601 UTC timestamp with milliseconds.
-    var iso8601: String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: self))
-    }
-}

@@ -14,8 +14,8 @@ struct ExecutionRoutes: Sendable {
     /// Validates, stores the job and waits for a worker to finish it; 202 when it takes longer
     /// than its own timeout plus `RUN_WAIT_SLACK`.
     func run(_ request: Request) async throws -> Response {
-        let (payload, owner) = try await admit(request, requireWorkers: true)
-        let job = try await store(payload, owner: owner, idempotencyKey: nil, requestHash: nil)
+        let (payload, owner, callbackURL) = try await admit(request, requireWorkers: true)
+        let job = try await store(payload, owner: owner, callbackURL: callbackURL)
         let wait = Duration.seconds(payload.timeoutSeconds + dependencies.settings.runWaitSlack)
         guard let finished = await dependencies.waiters.wait(for: job.id, timeout: wait) else {
             return JSONResponse.make(
@@ -32,11 +32,18 @@ struct ExecutionRoutes: Sendable {
 
     /// Validates and stores the job; 202 with its id. Honours `Idempotency-Key`.
     func submit(_ request: Request) async throws -> Response {
-        let (payload, owner) = try await admit(request, requireWorkers: false)
+        let (payload, owner, callbackURL) = try await admit(request, requireWorkers: false)
         let key = request.headers[.idempotencyKey].flatMap { $0.isEmpty ? nil : $0 }
-        let hash = key.map { _ in Self.fingerprint(of: payload) }
+        let hash = key.map { _ in Self.fingerprint(of: payload, callbackURL: callbackURL) }
         let outcome = try await dependencies.store.enqueue(
-            NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload), idempotencyKey: key, requestHash: hash),
+            NewJob(
+                kind: .run,
+                owner: owner,
+                payload: JSONEncoder().encode(payload),
+                idempotencyKey: key,
+                requestHash: hash,
+                callbackURL: callbackURL
+            ),
             maxQueueDepth: dependencies.settings.maxQueueDepth
         )
         switch outcome {
@@ -58,7 +65,7 @@ struct ExecutionRoutes: Sendable {
     /// Auth → JSON → fields → empty → size → file names → image → workers. The seed parsed the
     /// JSON before authenticating (a malformed body without credentials was a 422); here the
     /// body is not read before the 401/403, so anonymous clients cannot make us parse it.
-    private func admit(_ request: Request, requireWorkers: Bool) async throws -> (RunPayload, String) {
+    private func admit(_ request: Request, requireWorkers: Bool) async throws -> (RunPayload, owner: String, callbackURL: String?) {
         let (owner, body) = try await dependencies.authenticatedBody(of: request)
         let settings = dependencies.settings
         let run: RunRequest
@@ -72,6 +79,9 @@ struct ExecutionRoutes: Sendable {
         if run.payloadSize > 1_048_576 { throw APIError(.contentTooLarge, "Code size exceeds the limit.") }
         if let bad = run.files.first(where: { !RunRequest.isValidFileName($0.name) }) {
             throw APIError(.badRequest, "Invalid filename: \(bad.name)")
+        }
+        if let url = run.callbackURL, let refusal = await CallbackCheck.refusal(of: url, settings: settings) {
+            throw refusal
         }
         let workers = try await dependencies.liveWorkers()
         let (entry, prebuild) = try await resolve(run.image, spec: run.prebuildSpec, workers: workers, owner: owner)
@@ -99,7 +109,7 @@ struct ExecutionRoutes: Sendable {
             )
             try await dependencies.store.touchPrebuild(prebuild.key)
         }
-        return (payload, owner)
+        return (payload, owner, run.callbackURL)
     }
 
     /// The catalogue entry of a runtime image; 404 for an image no live worker has (runtime)
@@ -140,9 +150,9 @@ struct ExecutionRoutes: Sendable {
         }
     }
 
-    private func store(_ payload: RunPayload, owner: String, idempotencyKey: String?, requestHash: String?) async throws -> Job {
+    private func store(_ payload: RunPayload, owner: String, callbackURL: String?) async throws -> Job {
         let outcome = try await dependencies.store.enqueue(
-            NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload)),
+            NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload), callbackURL: callbackURL),
             maxQueueDepth: dependencies.settings.maxQueueDepth
         )
         switch outcome {
@@ -152,10 +162,13 @@ struct ExecutionRoutes: Sendable {
     }
 
     /// A stable hash of a request (sorted keys), to tell an idempotent repeat from a new request.
-    static func fingerprint(of payload: RunPayload) -> String {
+    /// The callback URL counts: the same run with another receiver is another request.
+    static func fingerprint(of payload: RunPayload, callbackURL: String? = nil) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return SHA256.hexDigest((try? encoder.encode(payload)) ?? Data())
+        var bytes = (try? encoder.encode(payload)) ?? Data()
+        if let callbackURL { bytes.append(contentsOf: Array("\ncallback_url=\(callbackURL)".utf8)) }
+        return SHA256.hexDigest(bytes)
     }
 
     static let queueFull = APIError(

@@ -39,6 +39,9 @@ struct RunRequest: Sendable {
     var prebuildSpec: PrebuildSpec?
     /// Judge mode's fields (`tests` and its options); nil for an ordinary run.
     var judge: JudgeRequest?
+    /// `callback_url`: its shape checked here; its host's addresses are checked by the route
+    /// (`CallbackCheck`), which needs the resolver.
+    var callbackURL: String?
 
     /// Names a run may not set. The ones that matter here are the image entrypoint's: the
     /// supervisor and `setup-run.sh` read `RT_DEFAULT_CMD` (the runtime's command) and
@@ -240,6 +243,17 @@ struct RunRequest: Sendable {
 
         let judge = JudgeRequest.validate(judgeFields, runTimeout: timeout ?? settings.defaultTimeout, issues: &issues)
 
+        var callbackURL: String?
+        if let lax = field("callback_url"), let url = take(lax.string()) {
+            if settings.webhookSecret == nil {
+                issues.append(lax.valueError("webhooks are off on this deployment (its operator has not set WEBHOOK_SECRET)"))
+            } else if let refusal = CallbackAddressPolicy(allowed: settings.webhookAllowCIDRs).shapeRefusal(of: url) {
+                issues.append(lax.valueError(refusal))
+            } else {
+                callbackURL = url
+            }
+        }
+
         guard issues.isEmpty else { return .failure(.validation(issues)) }
         return .success(
             RunRequest(
@@ -257,7 +271,8 @@ struct RunRequest: Sendable {
                 allowedHosts: allowedHosts,
                 environment: environment,
                 prebuildSpec: prebuildSpec,
-                judge: judge
+                judge: judge,
+                callbackURL: callbackURL
             )
         )
     }

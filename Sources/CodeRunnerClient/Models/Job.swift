@@ -29,6 +29,9 @@ public struct Job: Sendable, Equatable, Codable {
     public var result: ExecutionResult?
     /// Why the service could not run it, once `failed`.
     public var error: Failure?
+    /// The job's webhook and how its delivery stands; `nil` when the request had no
+    /// ``RunRequest/callbackURL`` (and from a service without webhooks).
+    public var callback: JobCallback?
 
     /// Why a job failed: the status and detail `POST /run` would have answered.
     public struct Failure: Sendable, Equatable, Codable {
@@ -43,7 +46,7 @@ public struct Job: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id = "job_id"
-        case kind, status, attempts, result, error
+        case kind, status, attempts, result, error, callback
         case createdAt = "created_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
@@ -60,6 +63,7 @@ public struct Job: Sendable, Equatable, Codable {
         attempts = try container.decodeIfPresent(Int.self, forKey: .attempts)
         result = try container.decodeIfPresent(ExecutionResult.self, forKey: .result)
         error = try container.decodeIfPresent(Failure.self, forKey: .error)
+        callback = try container.decodeIfPresent(JobCallback.self, forKey: .callback)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -73,6 +77,46 @@ public struct Job: Sendable, Equatable, Codable {
         try container.encodeIfPresent(attempts, forKey: .attempts)
         try container.encode(result, forKey: .result)
         try container.encode(error, forKey: .error)
+        try container.encode(callback, forKey: .callback)
+    }
+}
+
+/// Where a job's webhook delivery stands (``JobCallback/status``).
+public enum CallbackStatus: String, Sendable, Codable, CaseIterable {
+    /// The job has not finished yet, or its delivery is under way or waiting for a retry.
+    case pending
+    /// The receiver answered with a 2xx status.
+    case delivered
+    /// The service stopped trying: no attempt succeeded within a day of the first one.
+    case failed
+}
+
+/// A job's webhook (its request's ``RunRequest/callbackURL``) and how its delivery stands.
+///
+/// Once the job has finished, the service POSTs its JSON to ``url`` until the receiver answers
+/// with a 2xx status, retrying with exponential back-off for up to a day.
+public struct JobCallback: Sendable, Equatable, Codable {
+    /// The URL the job's JSON is delivered to.
+    public var url: String
+    public var status: CallbackStatus
+    /// Delivery attempts made so far (0 until the job has finished).
+    public var attempts: Int
+    /// Why the last attempt failed (the receiver's status, a time-out, a connection error);
+    /// `nil` before the first attempt and after a success.
+    public var lastError: String?
+
+    enum CodingKeys: String, CodingKey {
+        case url, status, attempts
+        case lastError = "last_error"
+    }
+
+    /// Every key, `null` for no error, as the service writes it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(url, forKey: .url)
+        try container.encode(status, forKey: .status)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(lastError, forKey: .lastError)
     }
 }
 

@@ -51,6 +51,12 @@ public struct RunRequest: Sendable, Equatable, Codable {
     public var floatTolerance: Double?
     /// Whether the cases after the first one that is not accepted are skipped (`nil`: false).
     public var stopOnFirstFailure: Bool?
+    /// A webhook: an `http` or `https` URL the service POSTs the job's JSON to once it has
+    /// finished (completed, failed or cancelled), signed with the deployment's `WEBHOOK_SECRET`
+    /// (see the `callback_url` field of the service's OpenAPI document); ``Job/callback`` shows
+    /// how the delivery stands. The service refuses it (an invalid request) when webhooks are off
+    /// or the URL's host resolves to a loopback, private or otherwise refused address.
+    public var callbackURL: String?
 
     /// A run of `code` with `runtime`.
     public init(
@@ -70,7 +76,8 @@ public struct RunRequest: Sendable, Equatable, Codable {
         tests: [TestCase]? = nil,
         compare: OutputComparison? = nil,
         floatTolerance: Double? = nil,
-        stopOnFirstFailure: Bool? = nil
+        stopOnFirstFailure: Bool? = nil,
+        callbackURL: String? = nil
     ) {
         self.code = code
         self.image = runtime.rawValue
@@ -89,6 +96,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
         self.compare = compare
         self.floatTolerance = floatTolerance
         self.stopOnFirstFailure = stopOnFirstFailure
+        self.callbackURL = callbackURL
     }
 
     /// A run of `code` in the prebuilt image `tag` (with or without its `prebuilt-` prefix).
@@ -123,5 +131,6 @@ public struct RunRequest: Sendable, Equatable, Codable {
         case prebuildSpec = "prebuild_spec"
         case floatTolerance = "float_tolerance"
         case stopOnFirstFailure = "stop_on_first_failure"
+        case callbackURL = "callback_url"
     }
 }

@@ -5,7 +5,9 @@
 /// throughput at 16 clients (multihost.md). So a process sends at most one at a time and then
 /// waits `cooldown` before the next; changes committed meanwhile fold into one trailing
 /// `NOTIFY`. A lone change is announced at once (its wake-up costs one round trip), a burst
-/// costs at most one `NOTIFY` per cooldown per process — and no change goes unannounced.
+/// costs at most one `NOTIFY` per cooldown per process — and no change goes unannounced. A
+/// `NOTIFY` due at once rides on the write itself when it can (`carriedByWrite`): a
+/// `pg_notify` in the statement's `RETURNING`, delivered at its commit.
 struct NotifyCoalescer: Sendable, Equatable {
     enum State: Sendable, Equatable {
         case idle
@@ -37,6 +39,16 @@ struct NotifyCoalescer: Sendable, Equatable {
             state = .coolingDown(pending: true)
             return .none
         }
+    }
+
+    /// A write is about to be sent: true when it should carry the `NOTIFY` itself (nothing is
+    /// in flight or cooling down), which saves the round trip of a `NOTIFY` of its own. The
+    /// caller then reports `sent()` once the write ended, committed or not. False: the write
+    /// goes without, and the caller reports `changed()` after it committed.
+    mutating func carriedByWrite() -> Bool {
+        guard state == .idle else { return false }
+        state = .sending(pending: false)
+        return true
     }
 
     /// The `NOTIFY` was sent (or failed: the listeners' poll backstop covers a lost one).

@@ -19,7 +19,8 @@ import Synchronization
 /// `cooldown`; changes meanwhile fold into one more.
 final class PostgresChangeFeed: Sendable {
     /// The channel: one per schema, so deployments (and tests) sharing a database do not wake
-    /// each other. 63 bytes at most, as PostgreSQL's identifiers.
+    /// each other. 63 bytes at most, as PostgreSQL's identifiers; ASCII lower-case letters,
+    /// digits and `_`.
     let channel: String
     private let connector: PostgresConnector
     private let client: PostgresClient
@@ -45,7 +46,8 @@ final class PostgresChangeFeed: Sendable {
         self.pollInterval = pollInterval
         self.pingInterval = pingInterval
         self.cooldown = cooldown
-        let suffix = (connector.schema ?? "changes").lowercased().filter { $0.isLetter || $0.isNumber || $0 == "_" }
+        // ASCII letters, digits and `_` only: statements name it as a literal (`notifyColumn`).
+        let suffix = (connector.schema ?? "changes").lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
         channel = String("code_runner_\(suffix)".prefix(63))
     }
 
@@ -61,12 +63,26 @@ final class PostgresChangeFeed: Sendable {
 
     /// Announces a commit of this process (coalesced).
     func changed() {
-        if coalescer.withLock({ $0.changed() }) == .send { startSending() }
+        if coalescer.withLock({ $0.changed() }) == .send { startSending(from: .send) }
     }
 
-    private func startSending() {
+    /// For a write about to be sent: the channel its statement notifies itself (a `pg_notify`
+    /// delivered at its commit: one round trip less than a `NOTIFY` after it), or nil when a
+    /// `NOTIFY` is in flight or cooling down — then the write goes without and the caller calls
+    /// `changed()` after it. A non-nil answer must be followed by `carriedNotifyEnded()`.
+    func channelForWrite() -> String? {
+        coalescer.withLock { $0.carriedByWrite() } ? channel : nil
+    }
+
+    /// The write that carried the `NOTIFY` ended (committed or not): the cooldown starts.
+    func carriedNotifyEnded() {
+        startSending(from: coalescer.withLock { $0.sent() })
+    }
+
+    private func startSending(from first: NotifyCoalescer.Action) {
+        guard first != .none else { return }
         Task.detached { [self] in
-            var action = NotifyCoalescer.Action.send
+            var action = first
             while action != .none {
                 switch action {
                 case .send:

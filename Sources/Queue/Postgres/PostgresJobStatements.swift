@@ -81,16 +81,34 @@ enum PostgresJobStatements {
     /// `unique_key` exists. The caller picks the public id once, so an insert run again after a
     /// lost answer meets its own row (a unique violation on `public_id`) instead of storing the
     /// job twice.
-    static func enqueue(_ job: NewJob, publicID: String = UUID().uuidString.lowercased()) throws -> PostgresQuery {
+    /// - Parameter channel: the change feed's channel when the insert carries the wake-up
+    ///   (`notifyColumn`).
+    static func enqueue(
+        _ job: NewJob,
+        publicID: String = UUID().uuidString.lowercased(),
+        notifying channel: String? = nil
+    ) throws -> PostgresQuery {
         try """
         INSERT INTO jobs (public_id, kind, state, owner, idempotency_key, request_hash,
-            unique_key, payload, max_attempts, run_at, created_at)
+            unique_key, payload, max_attempts, run_at, created_at, callback_url, callback_status)
         VALUES (\(publicID), \(job.kind.rawValue), \(unescaped: literal(.queued)), \(job.owner),
             \(job.idempotencyKey), \(job.requestHash), \(job.uniqueKey), \(job.payload), \(job.maxAttempts),
-            \(unescaped: now), \(unescaped: now))
+            \(unescaped: now), \(unescaped: now),
+            \(job.callbackURL), \(job.callbackURL == nil ? nil : CallbackStatus.pending.rawValue))
         ON CONFLICT (unique_key) DO NOTHING
-        RETURNING *
+        RETURNING *\(unescaped: notifyColumn(channel))
         """
+    }
+
+    /// `, pg_notify('<channel>', '') AS notified` for a `RETURNING` list: the statement wakes the
+    /// listeners itself, at its commit, and only when it returns a row (it changed something).
+    /// Empty without a channel. The channel is a literal, so it must be ASCII lower-case
+    /// letters, digits and `_` (as `PostgresChangeFeed` makes it); anything else gives "".
+    static func notifyColumn(_ channel: String?) -> String {
+        guard let channel, !channel.isEmpty,
+            channel.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
+        else { return "" }
+        return ", pg_notify('\(channel)', '') AS notified"
     }
 
     /// Takes up to `limit` claimable jobs, the earliest due first, skipping rows another
@@ -119,12 +137,13 @@ enum PostgresJobStatements {
 
     // MARK: - writes fenced on a lease
 
-    static func complete(_ lease: Lease, result: Data) throws -> PostgresQuery {
+    /// - Parameter channel: as `enqueue`'s.
+    static func complete(_ lease: Lease, result: Data, notifying channel: String? = nil) throws -> PostgresQuery {
         try """
         UPDATE jobs SET state = \(unescaped: literal(.completed)), result = \(result), finished_at = \(unescaped: now),
             \(unescaped: endLease)
         WHERE id = \(lease.jobID) AND lease_token = \(lease.token) AND state = \(unescaped: literal(.running))
-        RETURNING id
+        RETURNING id\(unescaped: notifyColumn(channel))
         """
     }
 
@@ -149,6 +168,26 @@ enum PostgresJobStatements {
         WHERE id = \(lease.jobID) AND lease_token = \(lease.token) AND state = \(unescaped: literal(.running))
         RETURNING id
         """
+    }
+
+    // MARK: - webhook deliveries (`Callback`; as `JobStatements`')
+
+    static func retryLater(_ lease: Lease, after seconds: Double) -> PostgresQuery {
+        """
+        UPDATE jobs SET state = \(unescaped: literal(.queued)), run_at = \(unescaped: now) + \(seconds), started_at = NULL,
+            \(unescaped: endLease)
+        WHERE id = \(lease.jobID) AND lease_token = \(lease.token) AND state = \(unescaped: literal(.running))
+        RETURNING id
+        """
+    }
+
+    static func recordCallback(of jobID: Int64, _ outcome: DeliveryOutcome) -> PostgresQuery {
+        let callback = outcome.callback
+        return """
+            UPDATE jobs SET callback_status = \(callback.status.rawValue), callback_attempts = \(callback.attempts),
+                callback_error = \(callback.error)
+            WHERE id = \(jobID)
+            """
     }
 
     // MARK: - the reaper and the other transitions

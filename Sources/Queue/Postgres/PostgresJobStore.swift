@@ -57,16 +57,22 @@ public final class PostgresJobStore: JobStore {
         running = Task.detached { await client.run() }
         feed = PostgresChangeFeed(connector: connector, client: client, logger: logger)
         // The batch's own deadline: a write that hangs must not hold up the completions after it.
-        completions = CompletionBatcher { [client, logger] items in
+        completions = CompletionBatcher { [client, logger, feed] items in
             try await Deadline.run(within: Self.callDeadline, "storing results") {
                 try await Self.reconnecting(true, logger: logger) {
                     // A lone result (the usual case below full load, and the one a waiting
                     // POST /run waits for) is one statement in its own transaction: one round
-                    // trip instead of three (BEGIN, UPDATE, COMMIT), the same fenced write.
+                    // trip instead of three (BEGIN, UPDATE, COMMIT), the same fenced write,
+                    // and it carries the waiters' wake-up when it can.
                     if items.count == 1, let (lease, result) = items.first {
-                        let query = try PostgresJobStatements.complete(lease, result: result)
-                        return [!(try await Self.statement(client: client, logger: logger, query)).isEmpty]
+                        return [
+                            try await Self.announcing(in: feed) { channel in
+                                let query = try PostgresJobStatements.complete(lease, result: result, notifying: channel)
+                                return !(try await Self.statement(client: client, logger: logger, query)).isEmpty
+                            }
+                        ]
                     }
+                    defer { feed.changed() }
                     return try await Self.transaction(client: client, logger: logger) { connection in
                         var stored: [Bool] = []
                         for (lease, result) in items {
@@ -195,6 +201,20 @@ public final class PostgresJobStore: JobStore {
         return value
     }
 
+    /// Runs a write that others may wait for and that can carry their wake-up itself: `write`
+    /// gets the channel to notify in its statement (`PostgresJobStatements.notifyColumn`) when no
+    /// `NOTIFY` of this process is in flight, and nil when one is — then the wake-up is sent
+    /// after it, coalesced, as `announcing(_:)` does. One round trip less for a lone write.
+    static func announcing<Value>(in feed: PostgresChangeFeed, _ write: (String?) async throws -> Value) async throws -> Value {
+        guard let channel = feed.channelForWrite() else {
+            let value = try await write(nil)
+            feed.changed()
+            return value
+        }
+        defer { feed.carriedNotifyEnded() }
+        return try await write(channel)
+    }
+
     // MARK: - every process
 
     public func changes() -> AsyncStream<Void> {
@@ -215,8 +235,17 @@ public final class PostgresJobStore: JobStore {
     public func enqueue(_ newJob: NewJob, maxQueueDepth: Int?) async throws -> EnqueueOutcome {
         let publicID = UUID().uuidString.lowercased()
         do {
-            return try await announcing {
-                try await inTransaction("enqueueing a job") { [logger] connection in
+            return try await Self.announcing(in: feed) { channel in
+                // Without a depth limit or a key to check, the insert is the whole enqueue: one
+                // statement, one round trip (its own transaction).
+                if maxQueueDepth == nil && newJob.idempotencyKey == nil {
+                    let query = try PostgresJobStatements.enqueue(newJob, publicID: publicID, notifying: channel)
+                    guard let row = try await rows(query, "enqueueing a job").first else {
+                        throw PostgresUnreadableRow("a job with unique key \(newJob.uniqueKey ?? "") exists")
+                    }
+                    return .created(try Job(postgres: row))
+                }
+                return try await inTransaction("enqueueing a job") { [logger] connection in
                     if maxQueueDepth != nil {
                         try await connection.query(PostgresJobStatements.enqueueLock(), logger: logger)
                     }
@@ -229,8 +258,8 @@ public final class PostgresJobStore: JobStore {
                         let queued = try await connection.query(PostgresJobStatements.count(.queued), logger: logger).collect()
                         if try queued.first?.decode(Int.self) ?? 0 >= limit { return .queueFull }
                     }
-                    let rows = try await connection.query(try PostgresJobStatements.enqueue(newJob, publicID: publicID), logger: logger)
-                        .collect()
+                    let query = try PostgresJobStatements.enqueue(newJob, publicID: publicID, notifying: channel)
+                    let rows = try await connection.query(query, logger: logger).collect()
                     guard let row = rows.first else {
                         throw PostgresUnreadableRow("a job with unique key \(newJob.uniqueKey ?? "") exists")
                     }
@@ -306,6 +335,9 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: - worker side
 
+    /// An empty claim writes nothing: claim at once.
+    public var probesBeforeClaiming: Bool { false }
+
     public func hasClaimableJobs() async throws -> Bool {
         try await rows(PostgresJobStatements.anyClaimable(), "probing for jobs").first?.decode(Bool.self) ?? false
     }
@@ -352,12 +384,11 @@ public final class PostgresJobStore: JobStore {
     }
 
     /// Completions arriving together are written in one transaction (`CompletionBatcher`).
+    /// The batch announces what it stored (a lone result carries its `NOTIFY`).
     public func complete(_ lease: Lease, result: Data) async throws -> Bool {
-        try await announcing {
-            try await noticingOutages {
-                try await Deadline.run(within: callDeadline, "storing a result") { [completions] in
-                    try await completions.complete(lease, result: result)
-                }
+        try await noticingOutages {
+            try await Deadline.run(within: callDeadline, "storing a result") { [completions] in
+                try await completions.complete(lease, result: result)
             }
         }
     }
@@ -365,6 +396,21 @@ public final class PostgresJobStore: JobStore {
     public func fail(_ lease: Lease, failure: JobFailure, retry: Bool) async throws -> Bool {
         try await announcing {
             !(try await rows(PostgresJobStatements.fail(lease, failure: failure, retry: retry), "recording a failure").isEmpty)
+        }
+    }
+
+    public func recordDelivery(_ lease: Lease, of jobID: Int64, outcome: DeliveryOutcome) async throws -> Bool {
+        try await inTransaction("recording a webhook delivery") { [logger] connection in
+            let transition: PostgresQuery
+            switch outcome {
+            case .delivered: transition = try PostgresJobStatements.complete(lease, result: Data("{}".utf8))
+            case .retry(let seconds, _, _): transition = PostgresJobStatements.retryLater(lease, after: seconds)
+            case .gaveUp(_, let error):
+                transition = PostgresJobStatements.fail(lease, failure: JobFailure(statusCode: 502, detail: error), retry: false)
+            }
+            guard !(try await connection.query(transition, logger: logger).collect()).isEmpty else { return false }
+            try await connection.query(PostgresJobStatements.recordCallback(of: jobID, outcome), logger: logger)
+            return true
         }
     }
 

@@ -116,7 +116,34 @@ enum PostgresMigrations {
                 PRIMARY KEY (family, labels, suffix, bound)
             )
             """,
-        ]
+        ],
+        // 2: webhooks (issue 18), as SQLite's step 9: the callback columns, and the trigger that
+        // makes a job's delivery job in the transition that ends it. The function's search path
+        // is the schema it was made in, so it inserts into that schema's `jobs` whoever calls it.
+        [
+            "ALTER TABLE jobs ADD COLUMN callback_url text",
+            "ALTER TABLE jobs ADD COLUMN callback_status text",
+            "ALTER TABLE jobs ADD COLUMN callback_attempts integer NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN callback_error text",
+            """
+            CREATE FUNCTION jobs_callback_due() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+            BEGIN
+                INSERT INTO jobs (public_id, kind, state, owner, unique_key, payload, max_attempts, run_at, created_at)
+                VALUES ('webhook-' || NEW.public_id, 'webhook', 'queued', 'code-runner:webhooks', 'webhook:' || NEW.public_id,
+                    convert_to('{"job_id":' || NEW.id || '}', 'UTF8'), 1000000,
+                    coalesce(NEW.finished_at, NEW.run_at), coalesce(NEW.finished_at, NEW.run_at))
+                ON CONFLICT DO NOTHING;
+                RETURN NULL;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER jobs_callback_due AFTER UPDATE OF state ON jobs FOR EACH ROW
+            WHEN (NEW.callback_url IS NOT NULL AND NEW.kind <> 'webhook'
+                AND NEW.state IN ('completed', 'failed', 'cancelled') AND OLD.state NOT IN ('completed', 'failed', 'cancelled'))
+            EXECUTE FUNCTION jobs_callback_due()
+            """,
+        ],
     ]
 
     /// Applies every pending step; safe to run from any number of processes and hosts at once.

@@ -30,7 +30,13 @@ extension Job {
             maxAttempts: try columns["max_attempts"].decode(Int.self),
             createdAt: try columns["created_at"].decode(Double.self),
             startedAt: try columns["started_at"].decode(Double?.self),
-            finishedAt: try columns["finished_at"].decode(Double?.self)
+            finishedAt: try columns["finished_at"].decode(Double?.self),
+            callback: Callback(
+                url: try columns["callback_url"].decode(String?.self),
+                status: try columns["callback_status"].decode(String?.self),
+                attempts: try columns["callback_attempts"].decode(Int.self),
+                lastError: try columns["callback_error"].decode(String?.self)
+            )
         )
     }
 }

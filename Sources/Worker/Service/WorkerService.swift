@@ -150,7 +150,9 @@ struct WorkerService: Service {
                     guard free > 0, engine.snapshot.connected else { continue }
                     let claimed: [ClaimedJob]
                     do {
-                        guard try await store.hasClaimableJobs() else { continue }
+                        if store.probesBeforeClaiming {
+                            guard try await store.hasClaimableJobs() else { continue }
+                        }
                         claimed = try await store.claim(worker: workerID, limit: free, leaseSeconds: settings.leaseSeconds)
                         failures.succeeded("claim")
                     } catch {
@@ -229,6 +231,10 @@ struct WorkerService: Service {
         jobLogger[metadataKey: "job"] = "\(job.publicID)"
         if job.kind == .cleanup {
             await cleanUp(lease, sweeper: sweeper, builder: runner.builder, running: running, logger: jobLogger)
+            return
+        }
+        if job.kind == .webhook {
+            await WebhookDeliverer(store: store, settings: settings, logger: jobLogger).deliver(claimed)
             return
         }
         if job.kind == .prebuild, let builder = runner.builder {

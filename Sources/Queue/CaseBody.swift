@@ -1,5 +1,3 @@
-import Queue
-
 /// One judge-mode case as a response shows it (`tests[i]`): every key present, `null` for what
 /// is unknown or did not happen.
 struct CaseBody: Encodable, Sendable {

@@ -1,10 +1,10 @@
 import Glibc
-import Queue
 
-/// The addresses of this host's interfaces.
-enum HostAddresses {
+/// The addresses of this host's interfaces: what the egress policy (the sandbox may not reach
+/// its host) and the webhook check (a callback may not point at the service's host) refuse.
+public enum HostAddresses {
     /// The IPv4 ones, each as a `/32`, loopback included, in interface order, without repeats.
-    static func ipv4() -> [IPv4Network] {
+    public static func ipv4() -> [IPv4Network] {
         unique(
             addresses(family: AF_INET) { address in
                 address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
@@ -15,7 +15,7 @@ enum HostAddresses {
     }
 
     /// The IPv6 ones (`::1` included), as `inet_ntop` spells them, without repeats.
-    static func ipv6() -> [String] {
+    public static func ipv6() -> [String] {
         unique(
             addresses(family: AF_INET6) { address in
                 var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
@@ -25,6 +25,13 @@ enum HostAddresses {
                 return spelled == nil ? nil : String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
         )
+    }
+
+    /// Every address, both families, as values (for `CallbackAddressPolicy`).
+    public static func all() -> Set<IPAddress> {
+        let v4: [IPAddress] = ipv4().map { IPAddress.v4($0.address) }
+        let v6: [IPAddress] = ipv6().compactMap { (text: String) -> IPAddress? in IPAddress(text) }
+        return Set(v4 + v6)
     }
 
     /// What `convert` makes of each interface address of `family`, in interface order.

@@ -1,10 +1,15 @@
 import Foundation
-import Queue
 
 /// `CodeExecutionResponse`: the seed's five keys (`metadata` present even when null) plus ours.
-struct ExecutionResponse: Encodable, Sendable {
-    var jobID: String
-    var result: RunResult
+/// In `Queue` rather than the API because a webhook delivery (a worker) sends the same JSON.
+public struct ExecutionResponse: Encodable, Sendable {
+    public var jobID: String
+    public var result: RunResult
+
+    public init(jobID: String, result: RunResult) {
+        self.jobID = jobID
+        self.result = result
+    }
 
     enum CodingKeys: String, CodingKey {
         case stdout, stderr
@@ -20,7 +25,7 @@ struct ExecutionResponse: Encodable, Sendable {
     }
 
     /// Judge mode's keys come only in a judge run's answer.
-    func encode(to encoder: Encoder) throws {
+    public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(result.stdout, forKey: .stdout)
         try container.encode(result.stderr, forKey: .stderr)
@@ -41,11 +46,23 @@ struct ExecutionResponse: Encodable, Sendable {
     }
 }
 
-/// A job as `GET /jobs/{id}` shows it.
-struct JobView: Encodable, Sendable {
-    var job: Job
+/// A job as `GET /jobs/{id}` shows it, and as its webhook delivers it.
+public struct JobView: Encodable, Sendable {
+    public var job: Job
     /// Lists leave the (possibly large) result out.
-    var includesResult = true
+    public var includesResult = true
+
+    public init(job: Job, includesResult: Bool = true) {
+        self.job = job
+        self.includesResult = includesResult
+    }
+
+    /// The body the API answers with and a webhook delivers: compact, `/` unescaped.
+    public static func encoded(_ body: some Encodable) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return try encoder.encode(body)
+    }
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id"
@@ -53,7 +70,7 @@ struct JobView: Encodable, Sendable {
         case createdAt = "created_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
-        case attempts, result, error
+        case attempts, result, error, callback
     }
 
     struct ErrorBody: Encodable {
@@ -61,7 +78,27 @@ struct JobView: Encodable, Sendable {
         var detail: String
     }
 
-    func encode(to encoder: Encoder) throws {
+    /// `callback: {url, status, attempts, last_error}`, every key present.
+    struct CallbackBody: Encodable {
+        var url: String
+        var status: String
+        var attempts: Int
+        var last_error: String?
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(url, forKey: .url)
+            try container.encode(status, forKey: .status)
+            try container.encode(attempts, forKey: .attempts)
+            try container.encode(last_error, forKey: .last_error)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case url, status, attempts, last_error
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(job.publicID, forKey: .jobID)
         try container.encode(job.kind.rawValue, forKey: .kind)
@@ -82,5 +119,18 @@ struct JobView: Encodable, Sendable {
         } else {
             try container.encodeNil(forKey: .error)
         }
+        let callback = job.callback.map {
+            CallbackBody(url: $0.url, status: $0.status.rawValue, attempts: $0.attempts, last_error: $0.lastError)
+        }
+        try container.encode(callback, forKey: .callback)
+    }
+}
+
+extension Double {
+    /// Unix seconds as an ISO 8601 UTC timestamp with milliseconds.
+    public var iso8601: String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: self))
     }
 }
