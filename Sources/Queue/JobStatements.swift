@@ -83,6 +83,12 @@ enum JobStatements {
         "SELECT count(*) FROM jobs WHERE state = \(state: state)"
     }
 
+    /// The jobs `MAX_QUEUE_DEPTH` limits: queued work, without webhook deliveries (a receiver
+    /// that is down for an hour must not make the service refuse new runs).
+    static func queueDepth() -> SQLRequest<Int> {
+        "SELECT count(*) FROM jobs WHERE state = \(state: .queued) AND kind <> \(JobKind.webhook.rawValue)"
+    }
+
     /// Cached. Whether any job can be claimed now: the workers' read-only probe.
     static func anyClaimable() -> SQLRequest<Bool> {
         SQLRequest(literal: "SELECT EXISTS(SELECT 1 FROM jobs WHERE \(isClaimable))", cached: true)

@@ -68,7 +68,7 @@ public final class SQLiteJobStore: JobStore {
                 let requestHash: String? = row["request_hash"]
                 return requestHash == newJob.requestHash ? .repeated(existing) : .conflict(existing)
             }
-            if let limit = maxQueueDepth, try JobStatements.count(.queued).fetchOne(db) ?? 0 >= limit {
+            if let limit = maxQueueDepth, try JobStatements.queueDepth().fetchOne(db) ?? 0 >= limit {
                 return .queueFull
             }
             guard let row = try JobStatements.enqueue(newJob).fetchOne(db) else {

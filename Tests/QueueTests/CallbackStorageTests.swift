@@ -53,7 +53,14 @@ struct CallbackStorageTests {
             // The open deployment's owner is "": its list shows the two runs, not the delivery.
             #expect(try await store.jobs(owner: "", state: nil, limit: 50, before: nil).map(\.kind) == [.run, .run])
 
-            let delivery = try await claimOne(store, .webhook)
+            // A delivery waiting in the queue does not count against the depth limit.
+            guard
+                case .created = try await store.enqueue(NewJob(kind: .run, owner: "", payload: Data("{}".utf8)), maxQueueDepth: 1)
+            else { throw TestFailure("the waiting delivery counted against MAX_QUEUE_DEPTH") }
+            guard case .queueFull = try await store.enqueue(NewJob(kind: .run, owner: "", payload: Data("{}".utf8)), maxQueueDepth: 1)
+            else { throw TestFailure("the depth limit no longer holds") }
+            let claimedNow = try await store.claim(worker: "w", limit: 5, leaseSeconds: 30)
+            let delivery = try #require(claimedNow.first { $0.job.kind == .webhook })
             #expect(try JSONDecoder().decode(WebhookDelivery.self, from: delivery.job.payload) == WebhookDelivery(jobID: job.id))
         }
     }

@@ -58,6 +58,11 @@ enum PostgresJobStatements {
         "SELECT count(*) FROM jobs WHERE state = \(unescaped: literal(state))"
     }
 
+    /// As `JobStatements.queueDepth`: queued work without webhook deliveries.
+    static func queueDepth() -> PostgresQuery {
+        "SELECT count(*) FROM jobs WHERE state = \(unescaped: literal(.queued)) AND kind <> \(JobKind.webhook.rawValue)"
+    }
+
     static func anyClaimable() -> PostgresQuery {
         "SELECT EXISTS(SELECT 1 FROM jobs WHERE \(unescaped: isClaimable))"
     }

@@ -255,7 +255,7 @@ public final class PostgresJobStore: JobStore {
                         return outcome
                     }
                     if let limit = maxQueueDepth {
-                        let queued = try await connection.query(PostgresJobStatements.count(.queued), logger: logger).collect()
+                        let queued = try await connection.query(PostgresJobStatements.queueDepth(), logger: logger).collect()
                         if try queued.first?.decode(Int.self) ?? 0 >= limit { return .queueFull }
                     }
                     let query = try PostgresJobStatements.enqueue(newJob, publicID: publicID, notifying: channel)
