@@ -57,13 +57,6 @@ public struct JobView: Encodable, Sendable {
         self.includesResult = includesResult
     }
 
-    /// The body the API answers with and a webhook delivers: compact, `/` unescaped.
-    public static func encoded(_ body: some Encodable) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return try encoder.encode(body)
-    }
-
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id"
         case kind, status

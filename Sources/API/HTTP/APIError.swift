@@ -84,7 +84,7 @@ struct AnyEncodable: Encodable, Sendable {
 /// Builds `application/json` responses.
 enum JSONResponse {
     static func make<T: Encodable>(status: HTTPResponse.Status = .ok, body: T, headers: HTTPFields = [:]) -> Response {
-        let data = (try? JobView.encoded(body)) ?? Data(#"{"detail":"response encoding failed"}"#.utf8)
+        let data = (try? ResponseJSON.encode(body)) ?? Data(#"{"detail":"response encoding failed"}"#.utf8)
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -240,10 +240,7 @@ public final class PostgresJobStore: JobStore {
                 // statement, one round trip (its own transaction).
                 if maxQueueDepth == nil && newJob.idempotencyKey == nil {
                     let query = try PostgresJobStatements.enqueue(newJob, publicID: publicID, notifying: channel)
-                    guard let row = try await rows(query, "enqueueing a job").first else {
-                        throw PostgresUnreadableRow("a job with unique key \(newJob.uniqueKey ?? "") exists")
-                    }
-                    return .created(try Job(postgres: row))
+                    return try Self.created(from: try await rows(query, "enqueueing a job"), newJob)
                 }
                 return try await inTransaction("enqueueing a job") { [logger] connection in
                     if maxQueueDepth != nil {
@@ -259,11 +256,7 @@ public final class PostgresJobStore: JobStore {
                         if try queued.first?.decode(Int.self) ?? 0 >= limit { return .queueFull }
                     }
                     let query = try PostgresJobStatements.enqueue(newJob, publicID: publicID, notifying: channel)
-                    let rows = try await connection.query(query, logger: logger).collect()
-                    guard let row = rows.first else {
-                        throw PostgresUnreadableRow("a job with unique key \(newJob.uniqueKey ?? "") exists")
-                    }
-                    return .created(try Job(postgres: row))
+                    return try Self.created(from: try await connection.query(query, logger: logger).collect(), newJob)
                 }
             }
         } catch let error where PostgresErrorCode.of(error) == PostgresErrorCode.uniqueViolation {
@@ -277,6 +270,12 @@ public final class PostgresJobStore: JobStore {
             guard let outcome else { throw error }
             return outcome
         }
+    }
+
+    /// The job the insert returned; no row means a job with its unique key exists.
+    private static func created(from rows: [PostgresRow], _ newJob: NewJob) throws -> EnqueueOutcome {
+        guard let row = rows.first else { throw PostgresUnreadableRow("a job with unique key \(newJob.uniqueKey ?? "") exists") }
+        return .created(try Job(postgres: row))
     }
 
     /// The job stored under the owner's idempotency key, as a repeat or a conflict; nil when none is.

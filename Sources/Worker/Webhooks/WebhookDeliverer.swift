@@ -45,7 +45,7 @@ struct WebhookDeliverer: Sendable {
                 await record(claimed, of: delivery.jobID, .gaveUp(attempts: attempt, error: "the job is gone"))
                 return
             }
-            try await post(JobView.encoded(JobView(job: job)), to: callback.url, deliveryID: job.publicID)
+            try await post(ResponseJSON.encode(JobView(job: job)), to: callback.url, deliveryID: job.publicID)
             outcome = .delivered(attempts: attempt)
         } catch {
             let elapsed = Date().timeIntervalSince1970 - claimed.job.createdAt
