@@ -88,7 +88,7 @@ hostile: build
 ## The crash and load scenarios that are safe to run on any CI machine (everything but the
 ## dockerd restart).
 chaos-ci: build
-	@bash scripts/run-chaos.sh kill9-workers sigstop kill9-api sigterm-drain load disk-full postgres-restart
+	@bash scripts/run-chaos.sh kill9-workers sigstop kill9-api sigterm-drain load disk-full postgres-restart stream-kill
 
 ## Several hosts on one machine, on PostgreSQL: API and worker hosts in network namespaces of their
 ## own (veth links, no default route), the acceptance suite through both APIs, then a worker host

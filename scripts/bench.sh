@@ -15,10 +15,13 @@
 #     with synchronous_commit=off, as a diagnostic column — the targets are judged on the default);
 #   - judge mode (scripts/bench-judge.py, on the warm service): 100 Go cases in one request against
 #     100 separate requests, and the per-case overhead of a compiled binary and of Python;
+#   - streaming (scripts/bench-stream.py): a printed line to an SSE client on SQLite and
+#     PostgreSQL (target p50 <= 50 ms), and POST /run's throughput with live output on against a
+#     fifth service, the warm one with LIVE_OUTPUT=off (target on >= 0.95 x off);
 #   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
 # PostgreSQL is the tests' throw-away server (scripts/postgres-server.sh start: idempotent, port
 # 55432); every measurement gets a database or schema of its own, dropped at the end.
-# Prints Markdown tables and writes bench/results/bench.json (latency), judge.json, queue.json (the queue
+# Prints Markdown tables and writes bench/results/bench.json (latency), judge.json, stream.json, queue.json (the queue
 # alone; queue-hops-<store>.json its samples) and waiting.json. RUNS (30) sets the latency rounds.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,6 +86,7 @@ start_service() {  # name pool_size [DATABASE_URL] -> sets started_port
 }
 start_service warm 2; warm=$started_port
 start_service cold 0; cold=$started_port
+LIVE_OUTPUT=off start_service warm_no_live 2; warm_no_live=$started_port
 start_service postgres 2 "$service_url"; postgres=$started_port
 start_service postgres_async 2 "${service_url}_async"; postgres_async=$started_port
 echo "## POST /run and the raw lifecycle (python hello world; same image and flags; services: 2 workers × WORKER_CONCURRENCY=$BENCH_CONCURRENCY; post_run_pool_on_postgres: as post_run_pool_on, the queue on PostgreSQL; …_async_commit: its database with synchronous_commit=off)"
@@ -93,6 +97,11 @@ echo "## POST /run and the raw lifecycle (python hello world; same image and fla
 echo
 echo "## Judge mode: 100 Go cases in one request against 100 requests; per-case overhead (scripts/bench-judge.py, the warm service)"
 $PY "$ROOT/scripts/bench-judge.py" --url "http://127.0.0.1:$warm" --json "$out/judge.json" || echo "(the judge figures are missing)"
+
+echo
+echo "## Streaming: a printed line to an SSE client, and what live output costs POST /run (scripts/bench-stream.py; warm_no_live: the warm service with LIVE_OUTPUT=off)"
+$PY "$ROOT/scripts/bench-stream.py" --url "http://127.0.0.1:$warm" --off-url "http://127.0.0.1:$warm_no_live" \
+    --postgres-url "http://127.0.0.1:$postgres" --json "$out/stream.json" || echo "(the streaming figures are missing)"
 
 echo
 echo "## Peak RSS (VmHWM)"

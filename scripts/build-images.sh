@@ -127,12 +127,13 @@ PY
     echo "$req $members $sha" >"$bindir/.source"
 }
 
-# ---- the supervisor (runtimes/common/supervise.c, judge.c, worktree.c) --------------------
+# ---- the supervisor (runtimes/common/supervise.c, judge.c, worktree.c, outputs.c) --------------------
 # A static binary built here on the host (no compiler in the images) and copied into every
 # build context as common/code-runner-supervise; the images install it as their entrypoint.
-# supervise.c: main, the header and protocol CR1; judge.c and worktree.c: protocol CR2.
+# supervise.c: main, the header and protocol CR1 (outputs.c: its output files); judge.c and
+# worktree.c: protocol CR2.
 SUPERVISOR_CFLAGS=(-static -O2 -Wall -Wextra -Werror)
-SUPERVISOR_SOURCES=(supervise.c judge.c worktree.c)
+SUPERVISOR_SOURCES=(supervise.c judge.c worktree.c outputs.c)
 SUPERVISOR_BIN=""
 build_supervisor() {
     [ -n "$SUPERVISOR_BIN" ] && return 0

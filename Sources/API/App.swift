@@ -75,6 +75,8 @@ struct APIMain {
         OperationsRoutes(dependencies: dependencies).register(on: router)
         ExecutionRoutes(dependencies: dependencies).register(on: router)
         JobRoutes(dependencies: dependencies).register(on: router)
+        JobFileRoutes(dependencies: dependencies).register(on: router)
+        JobEventRoutes(dependencies: dependencies).register(on: router)
         PrebuildRoutes(dependencies: dependencies).register(on: router)
         MetricsRoutes(dependencies: dependencies).register(on: router)
         router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))

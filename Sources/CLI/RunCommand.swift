@@ -8,6 +8,12 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a program: print its stdout and stderr and exit with its exit code.",
         discussion: """
+            The program's stdout and stderr are printed as it writes them (streamed from the \
+            service), and the command exits once it has ended; should the worker running it be \
+            lost, a note on stderr says so and the new attempt's output follows from its start. \
+            --no-stream prints the output only once the run has ended; --json, --detach and --tests \
+            never stream.
+
             The first file is the main file (or the one named by --main); the others are sent \
             alongside it, by their path relative to the main file's folder. The runtime comes from \
             the main file's extension: .py python, .js/.mjs/.cjs node, .ts deno (use --runtime bun \
@@ -17,7 +23,10 @@ struct RunCommand: AsyncParsableCommand {
             at (pip, curl, requests, Go and npm use it; Node's built-in fetch does not); direct \
             connections are refused. With --callback-url the service POSTs the finished job's JSON \
             to that URL, signed with its WEBHOOK_SECRET (the callback_url field of its OpenAPI \
-            document says how to verify it); `code-runner jobs get` shows how the delivery stands.
+            document says how to verify it); `code-runner jobs get` shows how the delivery stands. \
+            With --output-file the files of the work directory that match the pattern come back \
+            after the run (Python's matplotlib figures come back without asking); --output-dir \
+            saves them there, by their path in the work directory.
 
             Judge mode: with --tests the program is built once and run once per test case, each \
             with its own standard input (ours is not read), and its output is compared with the \
@@ -90,8 +99,23 @@ struct RunCommand: AsyncParsableCommand {
     )
     var callbackURL: String?
 
+    @Option(
+        name: .customLong("output-file"),
+        help: ArgumentHelp(
+            "Get back the work directory's files matching this glob after the run (repeatable; ** for any depth).",
+            valueName: "pattern"
+        )
+    )
+    var outputFiles: [String] = []
+
+    @Option(name: .customLong("output-dir"), help: ArgumentHelp("Save the run's output files in this directory.", valueName: "dir"))
+    var outputDirectory: String?
+
     @Flag(name: .customLong("no-stdin"), help: "Do not send standard input even when it is not a terminal.")
     var noStdin = false
+
+    @Flag(name: .customLong("no-stream"), help: "Print the program's output once it has ended instead of as it comes.")
+    var noStream = false
 
     @Flag(help: "Print the whole result as JSON instead of the program's output (the exit code stays as without --json).")
     var json = false
@@ -102,6 +126,7 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("Name at least one file to run.") }
         if let main, !paths.contains(main) { throw ValidationError("--main '\(main)' is not one of the files.") }
+        if judge.isEnabled && !outputFiles.isEmpty { throw ValidationError("--output-file cannot be combined with --tests.") }
         for entry in environment where !entry.contains("=") {
             throw ValidationError("--env '\(entry)' is not NAME=VALUE.")
         }
@@ -115,19 +140,54 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.writeLine(job.id)
             return
         }
-        let result = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.run(request) }
-        if judge.isEnabled { return try report(judged: result) }
-        if json {
-            try Terminal.printJSON(result)
-        } else {
-            Terminal.write(result.stdout)
-            Terminal.write(result.stderr, to: .standardError)
+        if judge.isEnabled {
+            let result = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.run(request) }
+            return try report(judged: result)
         }
+        let result: ExecutionResult
+        if json || noStream {
+            result = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await client.run(request) }
+            if json {
+                try Terminal.printJSON(result)
+            } else {
+                Terminal.write(result.stdout)
+                Terminal.write(result.stderr, to: .standardError)
+            }
+        } else {
+            result = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in try await LiveOutput.run(request, on: client) }
+        }
+        try finish(with: result)
+    }
+
+    /// What follows a run's output: notes on how it ended, its files, and its exit code.
+    private func finish(with result: ExecutionResult) throws {
         if result.timedOut { Terminal.complain("the program timed out") }
         if result.oomKilled { Terminal.complain("the program ran out of memory") }
         if result.stdoutTruncated || result.stderrTruncated { Terminal.complain("output was truncated by the service") }
+        try saveOutputFiles(of: result)
         let status: Int32 = result.timedOut ? 124 : Int32(truncatingIfNeeded: result.exitCode)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Saves the result's files under `--output-dir`, or says how many came back unsaved.
+    private func saveOutputFiles(of result: ExecutionResult) throws {
+        let files = result.files ?? []
+        if result.filesTruncated { Terminal.complain("some output files were left out by the service's caps") }
+        guard !files.isEmpty else {
+            if !outputFiles.isEmpty { Terminal.complain("no file matched --output-file") }
+            return
+        }
+        guard let outputDirectory else {
+            if !outputFiles.isEmpty { Terminal.complain("\(files.count) output file(s) came back; --output-dir saves them") }
+            return
+        }
+        do {
+            let written = try OutputFileSaver.save(files, under: outputDirectory)
+            Terminal.complain("saved \(written.count) output file(s) in \(outputDirectory)")
+        } catch {
+            Terminal.complain("could not save the output files: \(error)")
+            throw ExitCode(73)
+        }
     }
 
     /// Prints a judge-mode result (the table, or JSON); exits 0 only when every case was accepted.
@@ -176,7 +236,8 @@ struct RunCommand: AsyncParsableCommand {
             allowNetwork: network ? true : nil,
             allowedHosts: allowedHosts.isEmpty ? nil : allowedHosts,
             environment: variables.isEmpty ? nil : variables,
-            callbackURL: callbackURL
+            callbackURL: callbackURL,
+            outputFiles: outputFiles.isEmpty ? nil : outputFiles
         )
         if let prebuilt { request.image = ImageName.prebuilt(prebuilt) }
         try judge.apply(to: &request)

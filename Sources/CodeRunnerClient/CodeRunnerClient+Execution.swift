@@ -32,6 +32,15 @@ extension CodeRunnerClient {
         try expect(Job.self, from: await send(.GET, "/jobs/\(Self.segment(id))"))
     }
 
+    /// One output file of the completed job `id` (`GET /jobs/{id}/files/{path}`): its bytes.
+    /// A path the job has no file at throws ``CodeRunnerError/notFound(_:)``.
+    public func file(jobID id: String, path: String) async throws(CodeRunnerError) -> Data {
+        let segments = path.split(separator: "/").map { Self.segment(String($0)) }.joined(separator: "/")
+        let answer = try await send(.GET, "/jobs/\(Self.segment(id))/files/\(segments)")
+        guard answer.isSuccess else { throw Self.error(from: answer) }
+        return Data(answer.body)
+    }
+
     /// Waits until the job `id` ends and returns it, long-polling `GET /jobs/{id}?wait=`.
     /// - Parameter timeout: how long to wait at most (`nil`: until it ends); past it,
     ///   ``CodeRunnerError/timedOut(jobID:)`` is thrown.

@@ -66,9 +66,31 @@ public struct CodeRunnerClient: Sendable {
         headers extra: [(String, String)] = [],
         timeout: Duration? = nil
     ) async throws(CodeRunnerError) -> Answer {
+        let request = try httpRequest(method, path, query: query, body: body, headers: extra)
+        do {
+            let response = try await httpClient.execute(request, timeout: Self.timeAmount(timeout ?? requestTimeout))
+            let buffer = try await response.body.collect(upTo: Self.maxAnswerBytes)
+            return Answer(status: Int(response.status.code), headers: response.headers, body: Array(buffer.readableBytesView))
+        } catch is CancellationError {
+            throw .cancelled
+        } catch {
+            if Task.isCancelled { throw .cancelled }
+            throw .transport("\(method.rawValue) \(path): \(error)")
+        }
+    }
+
+    /// A request to the service with the credential, `Accept` and the JSON of `body`.
+    func httpRequest(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: (any Encodable)? = nil,
+        headers extra: [(String, String)] = [],
+        accept: String = "application/json"
+    ) throws(CodeRunnerError) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: accept)
         if let apiKey {
             request.headers.add(name: "X-API-Key", value: apiKey)
             request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
@@ -80,16 +102,7 @@ public struct CodeRunnerClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: data))
         }
-        do {
-            let response = try await httpClient.execute(request, timeout: Self.timeAmount(timeout ?? requestTimeout))
-            let buffer = try await response.body.collect(upTo: Self.maxAnswerBytes)
-            return Answer(status: Int(response.status.code), headers: response.headers, body: Array(buffer.readableBytesView))
-        } catch is CancellationError {
-            throw .cancelled
-        } catch {
-            if Task.isCancelled { throw .cancelled }
-            throw .transport("\(method.rawValue) \(path): \(error)")
-        }
+        return request
     }
 
     /// Decodes a successful answer as `T`; an error status becomes its ``CodeRunnerError``.

@@ -3,14 +3,15 @@ import Foundation
 /// The durable job queue, split by role (issue 16): what every process reads
 /// (`QueueDatabase`), what the API needs (`SubmissionStore`), what a worker needs to run jobs
 /// (`ClaimStore`), schedules and retention (`MaintenanceStore`), prebuilt images
-/// (`PrebuildStore`) and metrics (`MetricStore`). `JobStore` is all of them: what a backend
+/// (`PrebuildStore`), metrics (`MetricStore`) and the live output of running jobs
+/// (`OutputStore`). `JobStore` is all of them: what a backend
 /// implements (`SQLiteJobStore` for one host; a PostgreSQL store for several implements the
 /// same protocols without touching API or Worker code). A consumer that needs one role takes
 /// that protocol.
 ///
 /// Every write that concerns a running job is fenced on its `Lease`: it returns `false`, and
 /// changes nothing, when the lease is no longer current.
-public protocol JobStore: SubmissionStore, ClaimStore, MaintenanceStore, PrebuildStore, MetricStore {}
+public protocol JobStore: SubmissionStore, ClaimStore, MaintenanceStore, PrebuildStore, MetricStore, OutputStore {}
 
 /// What every process of a deployment reads.
 public protocol QueueDatabase: Sendable {
@@ -99,6 +100,26 @@ public protocol ClaimStore: QueueDatabase {
     func removeWorker(id: String) async throws
 }
 
+/// The live output of running jobs: their workers append it while the program runs, and
+/// `GET /jobs/{id}/events` reads it (`OutputChunk`). A job's chunks are deleted with the job
+/// (`deleteFinishedJobs`), and those of an attempt given back with `release` with it (that
+/// attempt's number is used again by the next claim).
+public protocol OutputStore: QueueDatabase {
+    /// Appends `chunks`, in order, to the output of the job that runs under `lease`, in one
+    /// transaction: only while the job is `running` under this lease, and stamped with the job's
+    /// attempt (`jobs.attempts`). Returns false, with nothing written, when the lease is no longer
+    /// current (the job finished, was cancelled, reaped or claimed again). An empty list (or only
+    /// empty texts, which are never stored) writes nothing and answers whether the lease holds.
+    /// A chunk already stored for this attempt at the same channel and offset is skipped, so a
+    /// call run again after its answer was lost stores nothing twice. Wakes `changes()`
+    /// listeners of every process.
+    func appendOutput(_ lease: Lease, chunks: [OutputChunk]) async throws -> Bool
+
+    /// Up to `limit` of the job's chunks stored after `sequence` (0: from the first), in the
+    /// order they were appended (`StoredOutputChunk.sequence`), of every attempt.
+    func output(of jobID: Int64, after sequence: Int64, limit: Int) async throws -> [StoredOutputChunk]
+}
+
 /// Schedules (the clean-up job) and retention.
 public protocol MaintenanceStore: QueueDatabase {
     /// Declares (or re-times) a schedule whose first firing comes `firstDelay` seconds later.
@@ -106,7 +127,7 @@ public protocol MaintenanceStore: QueueDatabase {
     /// Enqueues one job per due schedule and tick, however many workers call it at once.
     @discardableResult
     func fireDueSchedules(kinds: [String: JobKind]) async throws -> Int
-    /// Deletes finished jobs older than `hours`, in small batches.
+    /// Deletes finished jobs older than `hours`, with their output chunks, in small batches.
     func deleteFinishedJobs(olderThanHours hours: Double, batch: Int) async throws -> Int
     /// Compacts the store's journal (SQLite: a WAL checkpoint).
     func checkpoint() async throws

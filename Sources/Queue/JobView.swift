@@ -22,9 +22,31 @@ public struct ExecutionResponse: Encodable, Sendable {
         case stdoutTruncated = "stdout_truncated"
         case stderrTruncated = "stderr_truncated"
         case verdict, passed, total, tests
+        case files
+        case filesTruncated = "files_truncated"
     }
 
-    /// Judge mode's keys come only in a judge run's answer.
+    /// One entry of `files`.
+    struct FileBody: Encodable {
+        var file: OutputFile
+
+        enum CodingKeys: String, CodingKey {
+            case path, size
+            case mediaType = "media_type"
+            case contentBase64 = "content_base64"
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(file.path, forKey: .path)
+            try container.encode(file.size, forKey: .size)
+            try container.encode(file.mediaType, forKey: .mediaType)
+            try container.encode(file.content.base64EncodedString(), forKey: .contentBase64)
+        }
+    }
+
+    /// Judge mode's keys come only in a judge run's answer; `files` and `files_truncated` only
+    /// when files were asked for (`RunResult.files`).
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(result.stdout, forKey: .stdout)
@@ -42,6 +64,10 @@ public struct ExecutionResponse: Encodable, Sendable {
             try container.encode(judge.passed, forKey: .passed)
             try container.encode(judge.total, forKey: .total)
             try container.encode(judge.cases.map(CaseBody.init), forKey: .tests)
+        }
+        if let files = result.files {
+            try container.encode(files.map(FileBody.init), forKey: .files)
+            try container.encode(result.filesTruncated, forKey: .filesTruncated)
         }
     }
 }

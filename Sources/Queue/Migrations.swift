@@ -166,6 +166,19 @@ enum Migrations {
                 coalesce(NEW.finished_at, NEW.run_at), coalesce(NEW.finished_at, NEW.run_at));
         END;
         """,
+        // 10: the live output of running jobs (`OutputStatements`), deleted with its job
+        """
+        CREATE TABLE output_chunks (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            attempt INTEGER NOT NULL,
+            stream TEXT NOT NULL CHECK (stream IN ('stdout','stderr')),
+            byte_offset INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE INDEX output_chunks_by_job ON output_chunks(job_id, seq);
+        CREATE UNIQUE INDEX output_chunks_once ON output_chunks(job_id, attempt, stream, byte_offset);
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

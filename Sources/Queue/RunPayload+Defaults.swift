@@ -5,10 +5,10 @@ extension RunPayload {
     /// here, so a run with default limits always matches a warm container.
     ///
     /// Memory is the larger of `DEFAULT_MEMORY` and the runtime's own minimum, held to
-    /// `MAX_MEMORY_MB`.
+    /// `MAX_MEMORY_MB`. Output files: the runtime's automatic patterns, if it has any.
     public static func defaults(for runtime: RuntimeCatalog.Entry, settings: ServiceSettings) -> RunPayload {
         let memory = max(settings.defaultMemoryBytes, runtime.minimumMemoryBytes ?? 0)
-        return RunPayload(
+        var payload = RunPayload(
             code: "",
             image: runtime.imageName,
             mainFile: runtime.mainFile,
@@ -21,6 +21,14 @@ extension RunPayload {
             maxOutputBytes: settings.maxOutputBytes,
             maxMetadataBytes: settings.maxMetadataBytes
         )
+        payload.outputFiles =
+            OutputFilesRequest(
+                patterns: runtime.autoOutputFiles,
+                maxFiles: settings.maxOutputFiles,
+                maxBytes: settings.maxOutputFileBytes,
+                reportsEmpty: false
+            ).nonEmpty
+        return payload
     }
 
     /// Docker's `NanoCpus` for a share of cores (`1.5` → 1 500 000 000).

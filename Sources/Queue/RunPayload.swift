@@ -64,6 +64,9 @@ public struct RunPayload: Codable, Sendable, Equatable {
     /// run commands. Nil for an ordinary run. A worker from before judge mode ignores it and runs
     /// the program once with empty stdin.
     public var judge: JudgePayload? = nil
+    /// What comes back of the work directory after the run (`output_files`, or the runtime's
+    /// automatic patterns); nil: nothing. A worker from before output files ignores it.
+    public var outputFiles: OutputFilesRequest? = nil
 
     public init(
         code: String,

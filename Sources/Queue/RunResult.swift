@@ -24,6 +24,11 @@ public struct RunResult: Codable, Sendable, Equatable {
     /// Judge mode's cases and verdicts; nil for an ordinary run. The fields above then describe
     /// the compile step.
     public var judge: JudgeReport?
+    /// The output files that came back; nil when the run asked for none, or asked only through
+    /// the runtime's automatic patterns and none matched (the answer then has no `files` key).
+    public var files: [OutputFile]? = nil
+    /// Whether a matching file was left out (`MAX_OUTPUT_FILES`, `MAX_OUTPUT_FILE_BYTES`).
+    public var filesTruncated = false
 
     public init(
         stdout: String,
@@ -51,6 +56,7 @@ public struct RunResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case stdout, stderr, exitCode, executionTime, metadata, metadataJSON, timedOut, oomKilled, stdoutTruncated, stderrTruncated, judge
+        case files, filesTruncated
     }
 
     /// The metadata is stored as JSON text (`metadataJSON`) and read back with `JSONParser`,
@@ -73,6 +79,8 @@ public struct RunResult: Codable, Sendable, Equatable {
         stdoutTruncated = try container.decode(Bool.self, forKey: .stdoutTruncated)
         stderrTruncated = try container.decode(Bool.self, forKey: .stderrTruncated)
         judge = try container.decodeIfPresent(JudgeReport.self, forKey: .judge)
+        files = try container.decodeIfPresent([OutputFile].self, forKey: .files)
+        filesTruncated = try container.decodeIfPresent(Bool.self, forKey: .filesTruncated) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -89,6 +97,8 @@ public struct RunResult: Codable, Sendable, Equatable {
         try container.encode(stdoutTruncated, forKey: .stdoutTruncated)
         try container.encode(stderrTruncated, forKey: .stderrTruncated)
         try container.encodeIfPresent(judge, forKey: .judge)
+        try container.encodeIfPresent(files, forKey: .files)
+        if filesTruncated { try container.encode(filesTruncated, forKey: .filesTruncated) }
     }
 }
 

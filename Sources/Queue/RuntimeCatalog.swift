@@ -29,6 +29,9 @@ public struct RuntimeCatalog: Sendable {
         public var judgeBuildCommand: String? = nil
         /// What each judge-mode case runs (`judge_run`); nil: the image's default command.
         public var judgeRunCommand: String? = nil
+        /// Output-file patterns every run of this runtime gets back without asking
+        /// (`auto_output_files`: Python's saved matplotlib figures, `figure-*.png`).
+        public var autoOutputFiles: [String] = []
 
         /// `code-runner-<shortName>`: the runtime's image on every worker's engine.
         public var imageName: String { ImageReference.runtimeImage(shortName) }
@@ -133,6 +136,7 @@ public struct RuntimeCatalog: Sendable {
         var packages: [Package]?
         var judgeBuild: String?
         var judgeRun: String?
+        var autoOutputFiles: [String]?
 
         enum CodingKeys: String, CodingKey {
             case name, description
@@ -143,6 +147,7 @@ public struct RuntimeCatalog: Sendable {
             case packages
             case judgeBuild = "judge_build"
             case judgeRun = "judge_run"
+            case autoOutputFiles = "auto_output_files"
         }
     }
 
@@ -165,6 +170,7 @@ public struct RuntimeCatalog: Sendable {
                     entry.packages = file.packages ?? []
                     entry.judgeBuildCommand = file.judgeBuild
                     entry.judgeRunCommand = file.judgeRun
+                    entry.autoOutputFiles = file.autoOutputFiles ?? []
                 } catch {
                     logger.warning(
                         "unreadable runtime.json; using the built-in entry",

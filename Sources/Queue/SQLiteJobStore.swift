@@ -192,9 +192,13 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    /// With the release, the output the given-back attempt stored goes (its attempt number is
+    /// used again by the next claim; `OutputStatements.discardReleased`).
     public func release(_ lease: Lease) async throws -> Bool {
-        try await pool.writeWithoutTransaction { db in
-            try JobStatements.release(lease, in: db)
+        try await pool.write { db in
+            guard try JobStatements.release(lease, in: db) else { return false }
+            try db.executeCached(OutputStatements.discardReleased(jobID: lease.jobID))
+            return true
         }
     }
 

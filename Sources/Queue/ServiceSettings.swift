@@ -36,6 +36,14 @@ public struct ServiceSettings: Sendable {
     public var defaultCPUs = 1.0
     public var maxOutputBytes = 1_048_576
     public var maxMetadataBytes = 1_048_576
+    /// `MAX_OUTPUT_FILES`: the most output files one run returns.
+    public var maxOutputFiles = 20
+    /// `MAX_OUTPUT_FILE_BYTES`: the most bytes of content a run's output files may have, all
+    /// together (they are stored in the job's result, base64 in its JSON).
+    public var maxOutputFileBytes = 8_388_608
+    /// `LIVE_OUTPUT` (`on`/`off`): whether workers store a run's output while it runs, for
+    /// `GET /jobs/{id}/events`. Off, streams show a job's output only once it has finished.
+    public var liveOutput = true
     public var defaultPidsLimit = 256
     public var runWaitSlack = 30
     public var jobRetentionHours = 24
@@ -183,6 +191,15 @@ public struct ServiceSettings: Sendable {
         decimal("DEFAULT_CPUS", &defaultCPUs)
         integer("MAX_OUTPUT_BYTES", &maxOutputBytes)
         integer("MAX_METADATA_BYTES", &maxMetadataBytes)
+        integer("MAX_OUTPUT_FILES", &maxOutputFiles)
+        integer("MAX_OUTPUT_FILE_BYTES", &maxOutputFileBytes)
+        if let raw = text("LIVE_OUTPUT") {
+            switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "on", "true", "1", "yes": liveOutput = true
+            case "off", "false", "0", "no": liveOutput = false
+            default: problems.append("LIVE_OUTPUT must be on or off, got '\(raw)'")
+            }
+        }
         integer("DEFAULT_PIDS_LIMIT", &defaultPidsLimit)
         integer("RUN_WAIT_SLACK", &runWaitSlack)
         integer("JOB_RETENTION_HOURS", &jobRetentionHours)
@@ -254,6 +271,8 @@ public struct ServiceSettings: Sendable {
         if !(1...65_535).contains(port) { problems.append("PORT must be between 1 and 65535") }
         if maxOutputBytes <= 0 { problems.append("MAX_OUTPUT_BYTES must be positive") }
         if maxMetadataBytes <= 0 { problems.append("MAX_METADATA_BYTES must be positive") }
+        if !(1...1000).contains(maxOutputFiles) { problems.append("MAX_OUTPUT_FILES must be between 1 and 1000") }
+        if !(1...268_435_456).contains(maxOutputFileBytes) { problems.append("MAX_OUTPUT_FILE_BYTES must be between 1 and 268435456 (256 MiB)") }
         if defaultPidsLimit <= 0 { problems.append("DEFAULT_PIDS_LIMIT must be positive") }
         if runWaitSlack < 0 { problems.append("RUN_WAIT_SLACK must be non-negative") }
         if jobRetentionHours <= 0 { problems.append("JOB_RETENTION_HOURS must be positive") }

@@ -1,4 +1,5 @@
 import CodeRunnerClient
+import Foundation
 import Testing
 
 @Suite("run", .needsService)
@@ -51,5 +52,32 @@ struct ExecutionTests {
     func runWithEnvironment() async throws {
         let request = RunRequest(runtime: .python, code: "import os; print(os.environ['GREETING'])", environment: ["GREETING": "hi"])
         #expect(try await client.run(request).stdout == "hi\n")
+    }
+
+    @Test("output files come back in the result and from client.file; a path without a file is notFound")
+    func runWithOutputFiles() async throws {
+        let code = """
+            import os
+            os.makedirs("out", exist_ok=True)
+            open("out/data.csv", "w").write("a,b\\n1,2\\n")
+            open("out/skip.log", "w").write("no")
+            open("blob.bin", "wb").write(bytes(range(256)))
+            """
+        let result = try await client.run(RunRequest(runtime: .python, code: code, outputFiles: ["out/*.csv", "*.bin"]))
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        let files = try #require(result.files)
+        #expect(files.map(\.path) == ["blob.bin", "out/data.csv"])
+        #expect(files.last?.content == Data("a,b\n1,2\n".utf8))
+        #expect(files.last?.mediaType.hasPrefix("text/csv") == true)
+        #expect(files.first?.content == Data((0...255).map { UInt8($0) }))
+        #expect(!result.filesTruncated)
+
+        let fetched = try await client.file(jobID: result.jobID, path: "out/data.csv")
+        #expect(fetched == Data("a,b\n1,2\n".utf8))
+        let missing = await thrownError { () async throws(CodeRunnerError) in try await client.file(jobID: result.jobID, path: "out/skip.log") }
+        guard case .notFound = missing else {
+            Issue.record("expected notFound, got \(String(describing: missing))")
+            return
+        }
     }
 }

@@ -48,4 +48,34 @@ struct RunRequestTests {
         #expect(decoded.callbackURL == "http://203.0.113.7/hook")
         #expect(decoded == RunRequest(code: "x", callbackURL: "http://203.0.113.7/hook"))
     }
+
+    @Test("outputFiles is sent as output_files; [] is sent (it turns the automatic files off), nil is left out")
+    func outputFilesOnTheWire() throws {
+        let body = try encoded(RunRequest(code: "x", outputFiles: ["out/*.csv", "report.md"]))
+        #expect(body["output_files"] as? [String] == ["out/*.csv", "report.md"])
+        #expect(body["outputFiles"] == nil)
+        #expect(try encoded(RunRequest(code: "x", outputFiles: [])).keys.contains("output_files"))
+        #expect(try encoded(RunRequest(code: "x", outputFiles: []))["output_files"] as? [String] == [])
+        #expect(try encoded(RunRequest(code: "x")).keys.contains("output_files") == false)
+    }
+
+    @Test("a result's files decode from content_base64; a result without files has none")
+    func resultFilesDecode() throws {
+        let json = #"""
+            {"job_id": "j1", "stdout": "", "stderr": "", "exit_code": 0, "timed_out": false,
+             "files": [{"path": "out/a.txt", "size": 3, "media_type": "text/plain", "content_base64": "aGkK"}],
+             "files_truncated": true}
+            """#
+        let result = try JSONDecoder().decode(ExecutionResult.self, from: Data(json.utf8))
+        #expect(result.files == [OutputFile(path: "out/a.txt", mediaType: "text/plain", content: Data("hi\n".utf8))])
+        #expect(result.filesTruncated)
+        let plain = try JSONDecoder().decode(
+            ExecutionResult.self,
+            from: Data(#"{"job_id": "j", "stdout": "", "stderr": "", "exit_code": 0, "timed_out": false}"#.utf8)
+        )
+        #expect(plain.files == nil)
+        #expect(!plain.filesTruncated)
+        let broken = json.replacingOccurrences(of: "aGkK", with: "not base64!")
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ExecutionResult.self, from: Data(broken.utf8)) }
+    }
 }

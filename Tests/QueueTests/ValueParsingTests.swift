@@ -48,6 +48,20 @@ struct ValueParsingTests {
         #expect(settings.authEnabled)
         #expect(settings.defaultMemoryBytes == 256 * 1024 * 1024)
         #expect(settings.workerConcurrency == 2)
+        #expect(settings.liveOutput)
+    }
+
+    @Test("LIVE_OUTPUT: on or off (and the usual spellings); anything else is a start-up problem")
+    func liveOutputSetting() throws {
+        #expect(try ServiceSettings(variables: ["LIVE_OUTPUT": "off"]).liveOutput == false)
+        #expect(try ServiceSettings(variables: ["LIVE_OUTPUT": " FALSE "]).liveOutput == false)
+        #expect(try ServiceSettings(variables: ["LIVE_OUTPUT": "on"]).liveOutput)
+        do {
+            _ = try ServiceSettings(variables: ["LIVE_OUTPUT": "sometimes"])
+            Issue.record("LIVE_OUTPUT=sometimes was accepted")
+        } catch {
+            #expect(error.problems == ["LIVE_OUTPUT must be on or off, got 'sometimes'"])
+        }
     }
 }
 

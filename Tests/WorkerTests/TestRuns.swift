@@ -27,10 +27,16 @@ extension RunPayload {
 extension DockerClient {
     /// Runs `payload` once in a fresh sandbox of this engine, as worker `worker` of deployment
     /// `tests`, and returns when the container is removed too.
-    func runOnce(_ payload: RunPayload, worker: String, job: String = UUID().uuidString.lowercased(), logger: Logger) async throws -> RunResult {
+    func runOnce(
+        _ payload: RunPayload,
+        worker: String,
+        job: String = UUID().uuidString.lowercased(),
+        live: (any LiveOutputSink)? = nil,
+        logger: Logger
+    ) async throws -> RunResult {
         let remover = ContainerRemover(docker: self, logger: logger)
         let runner = SandboxRunner.forTests(self, remover: remover, logger: logger)
-        let result = try await runner.run(payload, as: RunIdentity(jobID: job, workerID: worker, deploymentID: "tests"))
+        let result = try await runner.run(payload, as: RunIdentity(jobID: job, workerID: worker, deploymentID: "tests"), live: live)
         await remover.drain()
         return result
     }

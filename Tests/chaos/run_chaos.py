@@ -39,6 +39,7 @@ SCENARIOS = {
     "api-kill": ("s13_api_kill.py", 240),
     "hosts-postgres-restart": ("s14_hosts_postgres_restart.py", 300),
     "host-engines": ("s15_host_engines.py", 600),
+    "stream-kill": ("s16_stream_kill.py", 180),
 }
 
 

@@ -136,6 +136,7 @@ check "run --float-tolerance nan (64)" eval 'status_is 64 && err_has "finite num
 offline run --help
 check "run --help: judge mode's options and exit status documented" \
     eval 'status_is 0 && out_has "--tests <file>" && out_has "--compare <mode>" && out_has "--float-tolerance <x>" && out_has "--stop-on-first-failure" && out_has "0 when every case is accepted and 1"'
+check "run --help: streaming and --no-stream documented" eval 'status_is 0 && out_has "--no-stream"'
 
 if [ -z "$have_service" ]; then
     echo "CODE_RUNNER_URL is not set: skipped the checks that need a running service"
@@ -159,6 +160,42 @@ cli_in "hello there" run "$work/app/main.py" "$work/app/helper.py"
 check "run: stdin piped, helper file sent, stdout printed" out_is "HELLO THERE!"
 check "run: stderr on stderr" err_has "warning on stderr"
 check "run: exit code mirrored (7)" status_is 7
+
+# live output: streamed as the program writes it by default, all at the end with --no-stream;
+# either way the same stdout, stderr (each on its own stream) and exit code
+cat >"$work/both.py" <<'PY'
+import sys, time
+for i in range(3):
+    print("out", i, flush=True)
+    print("err", i, file=sys.stderr, flush=True)
+    time.sleep(0.2)
+print("no newline at the end", end="")
+sys.exit(5)
+PY
+printf 'out 0\nout 1\nout 2\nno newline at the end' >"$work/both.out"
+printf 'err 0\nerr 1\nerr 2\n' >"$work/both.err"
+cli run "$work/both.py"
+check "run (streamed): a program writing both streams: its stdout, its stderr, its exit code (5)" \
+    eval 'status_is 5 && cmp -s "$work/out" "$work/both.out" && cmp -s "$work/err" "$work/both.err"'
+cli run --no-stream "$work/both.py"
+check "run --no-stream: the same stdout, stderr and exit code" \
+    eval 'status_is 5 && cmp -s "$work/out" "$work/both.out" && cmp -s "$work/err" "$work/both.err"'
+# live: `run` with stdout into a pipe; first_line is the first line it printed, running_then
+# whether the command was still running when that line arrived (the program sleeps until its
+# 3 s timeout, so a streamed line arrives long before the end)
+live_first_line() {
+    rm -f "$work/fifo"
+    mkfifo "$work/fifo"
+    "$BIN" run "$@" >"$work/fifo" 2>"$work/err" </dev/null &
+    local pid=$!
+    { read -r first_line; if kill -0 "$pid" 2>/dev/null; then running_then=yes; else running_then=no; fi; cat >"$work/out"; } <"$work/fifo"
+    wait "$pid"
+    status=$?
+}
+printf 'import time\nprint("first", flush=True)\ntime.sleep(300)\n' >"$work/first.py"
+live_first_line --timeout 3 "$work/first.py"
+check "run: output is printed while the program runs (the first line came before the command ended)" \
+    eval 'status_is 124 && [ "$first_line" = first ] && [ "$running_then" = yes ] && err_has "timed out"'
 
 cli_in "abc" run --json "$work/app/main.py" "$work/app/helper.py"
 check "run --json: exit_code in JSON, exit code still mirrored" eval 'status_is 7 && json_field_is exit_code 7 && json_field_is stdout "ABC!"'
@@ -281,6 +318,24 @@ cli jobs cancel "$allowlisted"  # whatever its state; only the acceptance is che
 cli run --callback-url http://127.0.0.1:9/hook "$work/quick.py"
 check "run --callback-url: sent as callback_url, refused (65) naming it (no WEBHOOK_SECRET here)" \
     eval 'status_is 65 && err_has "callback_url"'
+# output files: --output-file patterns sent, --output-dir saves them by their work-dir path;
+# refused with --tests before any request
+cat >"$work/writes.py" <<'PY'
+import os
+os.makedirs("out/deep", exist_ok=True)
+open("out/deep/table.csv", "w").write("x,y\n1,2\n")
+open("out/ignored.log", "w").write("no")
+print("wrote")
+PY
+cli run --output-file 'out/**/*.csv' --output-dir "$work/saved" "$work/writes.py"
+check "run --output-file --output-dir: the matching file saved at its path, the other not" \
+    eval 'status_is 0 && out_is wrote && err_has "saved 1 output file(s)" && [ "$(cat "$work/saved/out/deep/table.csv")" = "$(printf "x,y\n1,2")" ] && [ ! -e "$work/saved/out/ignored.log" ]'
+cli run --output-file 'out/*.csv' "$work/writes.py"
+check "run --output-file without a match: says so, exit 0" eval 'status_is 0 && err_has "no file matched --output-file"'
+cli run --output-file '../etc/passwd' "$work/writes.py"
+check "run --output-file outside the work dir: refused (65) naming output_files.0" eval 'status_is 65 && err_has "output_files.0"'
+offline run --output-file '*.txt' --tests "$work/pass.json" "$work/adder.py"
+check "run --output-file with --tests: a usage error (64)" eval 'status_is 64 && err_has "--output-file cannot be combined with --tests"'
 cli health --url http://127.0.0.1:1
 check "unreachable service (69)" eval 'status_is 69 && err_has "cannot reach the service"'
 

@@ -19,7 +19,7 @@ ROUTES = {
     ("get", "/"), ("get", "/health"), ("get", "/openapi.json"), ("get", "/images"), ("get", "/runtimes"),
     ("post", "/run"), ("post", "/jobs"), ("get", "/jobs"), ("get", "/jobs/{id}"), ("delete", "/jobs/{id}"),
     ("post", "/prebuild"), ("get", "/prebuilds"), ("get", "/prebuilds/{tag}"), ("delete", "/prebuilds/{tag}"),
-    ("post", "/prebuilds/cleanup"), ("get", "/metrics"),
+    ("post", "/prebuilds/cleanup"), ("get", "/metrics"), ("get", "/jobs/{id}/files/{path}"), ("get", "/jobs/{id}/events"),
 }
 OPEN = {("get", "/"), ("get", "/health"), ("get", "/openapi.json")}
 

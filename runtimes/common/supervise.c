@@ -18,7 +18,8 @@
  *
  * CR1 steps:
  *  1. prctl(PR_SET_DUMPABLE, 0).
- *  2. Reads the header line "CR1 <nonce> <archive> <stdin> <metadata_cap> <entrypoint>\n" from
+ *  2. Reads the header line "CR1 <nonce> <archive> <stdin> <metadata_cap> <entrypoint>
+ *     [<output_files> <max_files> <max_file_bytes>]\n" from
  *     stdin one byte at a time (nothing after the newline is consumed) and validates it;
  *     malformed -> message on stderr, exit 125, no trailer.
  *  3. Runs the work-dir set-up (SETUP_SCRIPT with the archive and stdin lengths as arguments):
@@ -28,8 +29,9 @@
  *     stdin from STDIN_FILE, in this process's environment, and waits for it. Its status is the
  *     exit code, or 128+n when a signal ended it (as sh reports it).
  *  5. Writes "@@code-runner:<nonce>@@ end\n" to stderr, then
- *     "@@code-runner:<nonce>@@ <status> <metadata_length> <oom_kills>\n<metadata>" to stdout,
- *     and exits with the program's status.
+ *     "@@code-runner:<nonce>@@ <status> <metadata_length> <oom_kills>\n<metadata>" to stdout
+ *     (with the output-file fields: "... <oom_kills> <files_length> <files> <cut>\n<metadata>
+ *     <files section>", outputs.c), and exits with the program's status.
  *
  * Signal dispositions stay the defaults on purpose: when the engine stops the container
  * (docker-init forwards SIGTERM to us) this process dies without a trailer, which is how the
@@ -57,11 +59,16 @@
 
 #define STDIN_FILE "/tmp/.code-runner/stdin"
 #define META_FILE "/tmp/.code-runner/.quartermaster_metadata.json"
-/* CR1 has 6 fields, CR2 9; one more is split off so that "more than expected" is seen */
+/* CR1 has 6 fields (9 with output files), CR2 9; one more is split off so that "more than expected" is seen */
 #define MAX_FIELDS 10
 
 static char header[HEADER_MAX + 1];
 static char command[HEADER_MAX + 1];
+/* The output-file patterns (newline-separated), decoded from the header; empty for none. */
+static char output_spec[HEADER_MAX + 1];
+/* Whether the header had the output-file fields: the trailer line then has three more. */
+static int has_output_fields;
+static long long output_max_files, output_max_bytes;
 char nonce[NONCE_LEN + 1];
 char chunk[CHUNK_SIZE];
 
@@ -256,24 +263,39 @@ static long long copy_metadata(long long cap, int *copy) {
     return total;
 }
 
-/* Step 5: both end markers, the metadata, then exit with the program's status. */
+/* Sends `length` bytes of the rewound memory file `fd` to stdout; 0, or -1 on error. */
+static int send_copy(int fd, long long length) {
+    while (length > 0) {
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return -1; /* cannot happen for a memfd; the worker then sees a short trailer */
+        if (write_all(STDOUT_FILENO, chunk, (size_t)got) != 0) return -1;
+        length -= got;
+    }
+    return 0;
+}
+
+/* Step 5: both end markers, the metadata and the output files, then exit with the program's
+ * status. */
 static void trailer(int status, long long cap) {
     int copy;
     long long length = copy_metadata(cap, &copy);
+    int files_fd = -1, cut = 0;
+    long long files = 0, files_length = 0;
+    if (has_output_fields) files_length = collect_output_files(output_spec, output_max_files, output_max_bytes, &files_fd, &files, &cut);
     char line[160];
     int n = snprintf(line, sizeof line, "@@code-runner:%s@@ end\n", nonce);
     /* stderr first: the two streams are not ordered against each other, so the worker knows
      * both are complete only when it has seen both markers. */
     if (write_all(STDERR_FILENO, line, (size_t)n) != 0) _exit(status);
-    n = snprintf(line, sizeof line, "@@code-runner:%s@@ %d %lld %lld\n", nonce, status, length, oom_kills());
+    if (has_output_fields)
+        n = snprintf(line, sizeof line, "@@code-runner:%s@@ %d %lld %lld %lld %lld %d\n", nonce, status, length, oom_kills(), files_length, files,
+                     cut);
+    else
+        n = snprintf(line, sizeof line, "@@code-runner:%s@@ %d %lld %lld\n", nonce, status, length, oom_kills());
     if (write_all(STDOUT_FILENO, line, (size_t)n) != 0) _exit(status);
-    while (length > 0) {
-        ssize_t got = read(copy, chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break; /* cannot happen for a memfd; the worker then sees a short trailer */
-        if (write_all(STDOUT_FILENO, chunk, (size_t)got) != 0) break;
-        length -= got;
-    }
+    if (length > 0 && send_copy(copy, length) != 0) _exit(status);
+    if (files_length > 0) (void)send_copy(files_fd, files_length);
     _exit(status);
 }
 
@@ -323,9 +345,9 @@ int main(void) {
     }
     /* protocol CR2 (judge mode): judge.c, never returns */
     if (strcmp(fields[0], "CR2") == 0) judge_main(fields, count);
-    if (count != 6) {
+    if (count != 6 && count != 9) {
         char why[64];
-        snprintf(why, sizeof why, "expected 6 fields, got %s", count > 6 ? "more" : "fewer");
+        snprintf(why, sizeof why, "expected 6 or 9 fields, got %d", count);
         bad_header(why);
     }
     if (strcmp(fields[0], "CR1") != 0) bad_header("unknown protocol version");
@@ -337,6 +359,13 @@ int main(void) {
     const char *entry = fields[5];
     if (strcmp(entry, "-") != 0 && strspn(entry, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != strlen(entry))
         bad_header("entrypoint is not base64");
+    if (count == 9) {
+        /* output files: base64 of the newline-separated patterns (or "-"), the caps */
+        if (strcmp(fields[6], "-") != 0 && decode_base64(fields[6], output_spec) != 0) bad_header("output_files is not base64");
+        output_max_files = parse_count(fields[7], "max_output_files");
+        output_max_bytes = parse_count(fields[8], "max_output_file_bytes");
+        has_output_fields = 1;
+    }
 
     /* 3. The work dir: files, program stdin, prepare hook (no secret in its arguments). */
     char *setup[] = {SETUP_SCRIPT, fields[2], fields[3], NULL};

@@ -3,10 +3,11 @@
  *
  *   supervise.c  main(), the header, protocol CR1 (one program, one trailer) and the helpers below
  *   judge.c      protocol CR2 (judge mode: one program, many test cases, one record per case)
+ *   outputs.c    CR1's output files: the work dir's files matching the run's patterns, after it
  *   worktree.c   CR2's file-system side: the in-memory snapshot of the work dir, its fresh copy
  *                for every case and the clean-up between cases
  *
- * Built as one static binary: gcc -static -O2 -Wall -Wextra -Werror supervise.c judge.c worktree.c
+ * Built as one static binary: gcc -static -O2 -Wall -Wextra -Werror supervise.c judge.c worktree.c outputs.c
  * (scripts/build-images.sh). No malloc anywhere: static buffers, mmap and memfds only.
  */
 #ifndef CODE_RUNNER_SUPERVISE_H
@@ -38,6 +39,12 @@ long long parse_count(const char *field, const char *name);
 int decode_base64(const char *text, char *out);
 int shell_status(int wstatus);
 long long oom_kills(void);
+
+/* outputs.c: CR1's output files. Collects the work dir's files matching the newline-separated
+ * patterns in `spec` (changed in place) into a rewound memory file (*section, -1 when none),
+ * within the caps; returns the section's length. *files: how many; *cut: whether any matching
+ * file was left out. */
+long long collect_output_files(char *spec, long long max_files, long long max_bytes, int *section, long long *files, int *cut);
 
 /* judge.c: protocol CR2, entered with the header's fields split (fields[0] is "CR2") */
 void judge_main(char **fields, int count) __attribute__((noreturn));

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Queue
 
@@ -16,6 +17,11 @@ struct ExecutionRoutes: Sendable {
     func run(_ request: Request) async throws -> Response {
         let (payload, owner, callbackURL) = try await admit(request, requireWorkers: true)
         let job = try await store(payload, owner: owner, callbackURL: callbackURL)
+        if Self.wantsEventStream(request) {
+            var headers: HTTPFields = [:]
+            headers[Self.jobIDHeader] = job.publicID
+            return JobEventStream(store: dependencies.store, job: job, owner: owner, resuming: nil).response(headers: headers)
+        }
         let wait = Duration.seconds(payload.timeoutSeconds + dependencies.settings.runWaitSlack)
         guard let finished = await dependencies.waiters.wait(for: job.id, timeout: wait) else {
             return JSONResponse.make(
@@ -28,6 +34,18 @@ struct ExecutionRoutes: Sendable {
             )
         }
         return try Self.answer(for: finished)
+    }
+
+    static let jobIDHeader = HTTPField.Name("X-Job-Id")!
+
+    /// Whether the client asked `POST /run` for server-sent events (`Accept: text/event-stream`)
+    /// rather than the JSON answer: the same events `GET /jobs/{id}/events` sends.
+    static func wantsEventStream(_ request: Request) -> Bool {
+        request.headers[values: .accept].contains { value in
+            value.split(separator: ",").contains {
+                $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "text/event-stream"
+            }
+        }
     }
 
     /// Validates and stores the job; 202 with its id. Honours `Idempotency-Key`.
@@ -91,7 +109,13 @@ struct ExecutionRoutes: Sendable {
 
         let runtime = entry ?? dependencies.catalog.defaultEntry
         var payload = RunPayload.defaults(for: runtime, settings: settings)
-        run.apply(to: &payload, runtime: runtime)
+        let caps = OutputFilesRequest(
+            patterns: [],
+            maxFiles: settings.maxOutputFiles,
+            maxBytes: settings.maxOutputFileBytes,
+            reportsEmpty: true
+        )
+        run.apply(to: &payload, runtime: runtime, caps: caps)
         if payload.isNetworked, let refusal = EgressAvailability(workers: workers).refusal(of: "Networked runs") {
             throw refusal
         }

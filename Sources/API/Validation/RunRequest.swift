@@ -42,6 +42,18 @@ struct RunRequest: Sendable {
     /// `callback_url`: its shape checked here; its host's addresses are checked by the route
     /// (`CallbackCheck`), which needs the resolver.
     var callbackURL: String?
+    /// `output_files`: glob patterns of work-directory files to return (`OutputFilesRequest`).
+    ///
+    /// | request | answer |
+    /// |---|---|
+    /// | absent or `null` | the runtime's automatic patterns only (Python: saved figures) |
+    /// | `[]` | nothing, not even the automatic ones |
+    /// | 1 to `maxOutputFilePatterns` patterns | those and the automatic ones; the answer has `files` |
+    /// | not an array / an entry that is no string | `list_type` / `string_type` at the field / index |
+    /// | more than `maxOutputFilePatterns` | 422 at the field |
+    /// | a pattern `outputPatternProblem` refuses (empty, absolute, `..`, over 255 bytes, ...) | 422 at its index |
+    /// | with `tests` (judge mode) | 422 at the field |
+    var outputFiles: [String]?
 
     /// Names a run may not set. The ones that matter here are the image entrypoint's: the
     /// supervisor and `setup-run.sh` read `RT_DEFAULT_CMD` (the runtime's command) and
@@ -65,6 +77,8 @@ struct RunRequest: Sendable {
     static let maxEnvironmentEntryBytes = 131_072
     /// Entries one run's `allowed_hosts` may hold.
     static let maxAllowedHosts = 64
+    /// Patterns one run's `output_files` may hold.
+    static let maxOutputFilePatterns = 32
 
     /// Validates every field of `body` (a parsed JSON value); all problems are reported at once.
     static func validate(_ body: JSONValue, settings: ServiceSettings) -> Result<RunRequest, APIError> {
@@ -254,6 +268,27 @@ struct RunRequest: Sendable {
             }
         }
 
+        var outputFiles: [String]?
+        if let lax = field("output_files"), let items = take(lax.array()) {
+            if items.count > maxOutputFilePatterns {
+                issues.append(lax.valueError("output_files may hold at most \(maxOutputFilePatterns) patterns, got \(items.count)"))
+            } else if judge != nil {
+                issues.append(lax.valueError("output_files cannot be combined with tests: a judge run returns its cases, not files"))
+            } else {
+                var patterns: [String] = []
+                for (index, item) in items.enumerated() {
+                    let member = LaxValue(value: item, loc: ["body", "output_files", .index(index)])
+                    guard let pattern = take(member.string()) else { continue }
+                    if let problem = outputPatternProblem(pattern) {
+                        issues.append(member.valueError(problem))
+                    } else if !patterns.contains(pattern) {
+                        patterns.append(pattern)
+                    }
+                }
+                outputFiles = patterns
+            }
+        }
+
         guard issues.isEmpty else { return .failure(.validation(issues)) }
         return .success(
             RunRequest(
@@ -272,9 +307,27 @@ struct RunRequest: Sendable {
                 environment: environment,
                 prebuildSpec: prebuildSpec,
                 judge: judge,
-                callbackURL: callbackURL
+                callbackURL: callbackURL,
+                outputFiles: outputFiles
             )
         )
+    }
+
+    /// Why `pattern` cannot be an `output_files` entry, or nil: relative to the work
+    /// directory, 1 to 255 bytes, `/`-separated non-empty components, none `.` or `..`, no
+    /// backslash (no escapes: a literal `*` cannot be asked for), newline or NUL.
+    static func outputPatternProblem(_ pattern: String) -> String? {
+        if pattern.isEmpty { return "an output_files pattern cannot be empty" }
+        if pattern.utf8.count > 255 { return "an output_files pattern may have at most 255 bytes" }
+        if pattern.hasPrefix("/") { return "output_files patterns are relative to the work directory; '\(pattern)' is absolute" }
+        if pattern.contains("\\") || pattern.contains("\n") || pattern.contains("\r") || pattern.contains("\u{0}") {
+            return "output_files patterns cannot hold a backslash, a line break or a NUL character"
+        }
+        let components = pattern.split(separator: "/", omittingEmptySubsequences: false)
+        if components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            return "'\(pattern)' must name paths inside the work directory: no empty, '.' or '..' component"
+        }
+        return nil
     }
 
     /// `[A-Za-z_][A-Za-z0-9_]*`.
@@ -336,7 +389,9 @@ struct RunRequest: Sendable {
     /// - Parameter runtime: the run's runtime (a prebuilt image's base), whose judge-mode build
     ///   and run commands a run with `tests` takes — unless it gives its own `entrypoint`, which
     ///   each case then runs, with no build step.
-    func apply(to payload: inout RunPayload, runtime: RuntimeCatalog.Entry) {
+    /// - Parameter caps: the deployment's output-file caps (patterns empty), for a runtime
+    ///   without automatic patterns.
+    func apply(to payload: inout RunPayload, runtime: RuntimeCatalog.Entry, caps: OutputFilesRequest? = nil) {
         payload.code = code
         payload.image = image.publicName
         payload.files = files
@@ -352,7 +407,14 @@ struct RunRequest: Sendable {
         if let cpuShares { payload.cpuShares = cpuShares }
         if let cpus { payload.nanoCPUs = RunPayload.nanoCPUs(cores: cpus) }
         if let diskBytes { payload.diskBytes = diskBytes }
+        if let outputFiles, var request = payload.outputFiles ?? caps {
+            // the request's patterns, then the runtime's automatic ones; `[]` turns both off
+            request.patterns = outputFiles.isEmpty ? [] : outputFiles + request.patterns.filter { !outputFiles.contains($0) }
+            request.reportsEmpty = true
+            payload.outputFiles = request.nonEmpty
+        }
         if let judge {
+            payload.outputFiles = nil
             let custom = entrypoint.flatMap { $0.isEmpty ? nil : $0 }
             payload.judge = judge.payload(
                 runTimeout: payload.timeoutSeconds,

@@ -35,6 +35,11 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
     public var total: Int?
     /// Judge mode: each case's outcome, in the request's order.
     public var tests: [TestCaseResult]?
+    /// The output files that came back (``RunRequest/outputFiles``, or the runtime's automatic
+    /// ones such as Python's figures), in path order; `nil` when none were asked for.
+    public var files: [OutputFile]?
+    /// Whether a matching file was left out: the service caps their count and total size.
+    public var filesTruncated: Bool
 
     /// Whether this is a judge-mode result in which every case was accepted (false for an
     /// ordinary run).
@@ -51,7 +56,8 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
         case oomKilled = "oom_killed"
         case stdoutTruncated = "stdout_truncated"
         case stderrTruncated = "stderr_truncated"
-        case verdict, passed, total, tests
+        case verdict, passed, total, tests, files
+        case filesTruncated = "files_truncated"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,6 +77,8 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
         passed = try container.decodeIfPresent(Int.self, forKey: .passed)
         total = try container.decodeIfPresent(Int.self, forKey: .total)
         tests = try container.decodeIfPresent([TestCaseResult].self, forKey: .tests)
+        files = try container.decodeIfPresent([OutputFile].self, forKey: .files)
+        filesTruncated = try container.decodeIfPresent(Bool.self, forKey: .filesTruncated) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -90,5 +98,9 @@ public struct ExecutionResult: Sendable, Equatable, Codable {
         try container.encodeIfPresent(passed, forKey: .passed)
         try container.encodeIfPresent(total, forKey: .total)
         try container.encodeIfPresent(tests, forKey: .tests)
+        if let files {
+            try container.encode(files, forKey: .files)
+            try container.encode(filesTruncated, forKey: .filesTruncated)
+        }
     }
 }

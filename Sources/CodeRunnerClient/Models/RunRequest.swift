@@ -57,6 +57,10 @@ public struct RunRequest: Sendable, Equatable, Codable {
     /// how the delivery stands. The service refuses it (an invalid request) when webhooks are off
     /// or the URL's host resolves to a loopback, private or otherwise refused address.
     public var callbackURL: String?
+    /// Glob patterns (relative to the work directory; `**` for any depth) of files to get back
+    /// after the run, in ``ExecutionResult/files``; at most 32. `nil`: only the runtime's
+    /// automatic ones (Python's matplotlib figures); `[]`: none at all.
+    public var outputFiles: [String]?
 
     /// A run of `code` with `runtime`.
     public init(
@@ -77,7 +81,8 @@ public struct RunRequest: Sendable, Equatable, Codable {
         compare: OutputComparison? = nil,
         floatTolerance: Double? = nil,
         stopOnFirstFailure: Bool? = nil,
-        callbackURL: String? = nil
+        callbackURL: String? = nil,
+        outputFiles: [String]? = nil
     ) {
         self.code = code
         self.image = runtime.rawValue
@@ -97,6 +102,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
         self.floatTolerance = floatTolerance
         self.stopOnFirstFailure = stopOnFirstFailure
         self.callbackURL = callbackURL
+        self.outputFiles = outputFiles
     }
 
     /// A run of `code` in the prebuilt image `tag` (with or without its `prebuilt-` prefix).
@@ -132,5 +138,6 @@ public struct RunRequest: Sendable, Equatable, Codable {
         case floatTolerance = "float_tolerance"
         case stopOnFirstFailure = "stop_on_first_failure"
         case callbackURL = "callback_url"
+        case outputFiles = "output_files"
     }
 }

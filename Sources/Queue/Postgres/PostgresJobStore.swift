@@ -413,9 +413,16 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    /// With the release, the output the given-back attempt stored goes (its attempt number is
+    /// used again by the next claim; `PostgresOutputStatements.discardReleased`).
     public func release(_ lease: Lease) async throws -> Bool {
         try await announcing {
-            !(try await rows(PostgresJobStatements.release(lease), "releasing a job").isEmpty)
+            try await inTransaction("releasing a job") { [logger] connection in
+                let released = try await connection.query(PostgresJobStatements.release(lease), logger: logger).collect()
+                guard !released.isEmpty else { return false }
+                try await connection.query(PostgresOutputStatements.discardReleased(jobID: lease.jobID), logger: logger)
+                return true
+            }
         }
     }
 

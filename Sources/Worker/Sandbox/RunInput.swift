@@ -3,8 +3,9 @@ import NIOCore
 import Queue
 
 /// The bytes a run's container reads on stdin, per `runtimes/PROTOCOL.md`: a header line
-/// `CR1 <nonce> <archive_bytes> <stdin_bytes> <metadata_cap> <entrypoint>`, the tar of the work
-/// directory, then the program's stdin.
+/// `CR1 <nonce> <archive_bytes> <stdin_bytes> <metadata_cap> <entrypoint>` (with output files:
+/// ` <patterns> <max_files> <max_file_bytes>` more), the tar of the work directory, then the
+/// program's stdin.
 struct RunInput {
     let nonce: String
     let bytes: ByteBuffer
@@ -23,7 +24,12 @@ struct RunInput {
             payload.entrypoint.flatMap { $0.isEmpty ? nil : $0 }
             .map { Data($0.utf8).base64EncodedString() } ?? "-"
         var buffer = ByteBuffer()
-        buffer.writeString("CR1 \(nonce) \(tar.count) \(stdin.count) \(payload.maxMetadataBytes) \(entrypoint)\n")
+        buffer.writeString("CR1 \(nonce) \(tar.count) \(stdin.count) \(payload.maxMetadataBytes) \(entrypoint)")
+        if let files = payload.outputFiles {
+            let patterns = Data(files.patterns.joined(separator: "\n").utf8).base64EncodedString()
+            buffer.writeString(" \(patterns.isEmpty ? "-" : patterns) \(files.maxFiles) \(files.maxBytes)")
+        }
+        buffer.writeString("\n")
         buffer.writeBytes(tar)
         buffer.writeBytes(stdin)
         bytes = buffer

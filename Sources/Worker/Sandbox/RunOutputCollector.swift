@@ -1,4 +1,5 @@
 import NIOCore
+import Queue
 import Synchronization
 
 /// Collects a run's output frames as they arrive: strips the entrypoint's trailer from stdout,
@@ -12,17 +13,25 @@ final class RunOutputCollector: Sendable {
         /// Finds the entrypoint's end marker on stderr (and strips it).
         var stderrScanner: TrailerScanner
         var flooded = false
+        /// What of each stream has gone out live (`takeLiveOutput`).
+        var stdoutSent = LiveOutputCursor()
+        var stderrSent = LiveOutputCursor()
     }
 
     private let state: Mutex<State>
     private let floodLimit: Int
+    /// Told (coalesced) whenever the program wrote something; nil when nobody streams the run.
+    private let onOutput: (@Sendable () -> Void)?
 
-    init(cap: Int, nonce: String, metadataCap: Int) {
+    /// - Parameter filesCap: the most bytes the trailer's files section may take (`TrailerScanner.filesCap`).
+    /// - Parameter onOutput: called after a frame added output, for `LiveOutputStreamer`.
+    init(cap: Int, nonce: String, metadataCap: Int, filesCap: Int = 0, onOutput: (@Sendable () -> Void)? = nil) {
+        self.onOutput = onOutput
         state = Mutex(
             State(
                 stdout: CappedOutput(cap: cap),
                 stderr: CappedOutput(cap: cap),
-                scanner: TrailerScanner(nonce: nonce, metadataCap: metadataCap),
+                scanner: TrailerScanner(nonce: nonce, metadataCap: metadataCap, filesCap: filesCap),
                 stderrScanner: TrailerScanner(nonce: nonce, metadataCap: 0)
             )
         )
@@ -40,7 +49,8 @@ final class RunOutputCollector: Sendable {
 
     /// Takes one frame.
     func accept(_ stream: AttachStream, _ payload: ByteBuffer) -> Verdict {
-        state.withLock { state in
+        defer { onOutput?() }
+        return state.withLock { state in
             let bytes = payload.readableBytesView
             switch stream {
             case .stdout: state.stdout.append(state.scanner.feed(bytes))
@@ -61,6 +71,23 @@ final class RunOutputCollector: Sendable {
             state.stdout.append(state.scanner.finish())
             state.stderr.append(state.stderrScanner.finish())
             return (state.stdout, state.stderr, state.scanner.trailer)
+        }
+    }
+
+    /// The output kept since the last call, as chunks for the store (stdout first): cut at
+    /// character boundaries, never the trailer (the scanner holds back what could begin it),
+    /// never past the cap (only kept bytes go out, so the stored output stays within
+    /// `MAX_OUTPUT_BYTES` per stream, like the result).
+    func takeLiveOutput() -> [OutputChunk] {
+        state.withLock { state in
+            var chunks: [OutputChunk] = []
+            if let (offset, text) = state.stdoutSent.take(from: state.stdout.kept) {
+                chunks.append(OutputChunk(channel: .stdout, offset: offset, text: text))
+            }
+            if let (offset, text) = state.stderrSent.take(from: state.stderr.kept) {
+                chunks.append(OutputChunk(channel: .stderr, offset: offset, text: text))
+            }
+            return chunks
         }
     }
 

@@ -54,12 +54,14 @@ struct SandboxRunner: Sendable {
     /// Warm containers for runs that fit them (nil: every run is cold).
     var pool: WarmPool? = nil
 
-    func run(_ payload: RunPayload, as identity: RunIdentity) async throws(ExecutionFailure) -> RunResult {
+    /// - Parameter live: where the output goes while the program runs (`LiveOutputStreamer`);
+    ///   nil streams nothing. Judge runs never stream.
+    func run(_ payload: RunPayload, as identity: RunIdentity, live: (any LiveOutputSink)? = nil) async throws(ExecutionFailure) -> RunResult {
         if let pool, let warm = await pool.take(for: payload) {
             defer { remover.remove(warm.id) }
             do {
                 return try await withTaskCancellationHandler {
-                    try await execute(payload, in: warm.id, engineSocket: warm.engineSocket, warm: warm)
+                    try await execute(payload, in: warm.id, engineSocket: warm.engineSocket, warm: warm, live: live)
                 } onCancel: {
                     kill(warm.id, because: "the run was stopped")
                 }
@@ -78,7 +80,7 @@ struct SandboxRunner: Sendable {
         let outcome: Result<RunResult, ExecutionFailure>
         do throws(ExecutionFailure) {
             grant = try await admit(payload, as: identity)
-            outcome = .success(try await runCold(payload, as: identity, grant: &grant, engineSocket: engineSocket))
+            outcome = .success(try await runCold(payload, as: identity, grant: &grant, engineSocket: engineSocket, live: live))
         } catch {
             outcome = .failure(error)
         }
@@ -109,7 +111,8 @@ struct SandboxRunner: Sendable {
         _ payload: RunPayload,
         as identity: RunIdentity,
         grant: inout ProxyGrant?,
-        engineSocket: EngineSocketIdentity?
+        engineSocket: EngineSocketIdentity?,
+        live: (any LiveOutputSink)?
     ) async throws(ExecutionFailure) -> RunResult {
         func config(_ grant: ProxyGrant?) -> ContainerConfig {
             SandboxSpec.container(
@@ -152,7 +155,7 @@ struct SandboxRunner: Sendable {
         defer { remover.remove(containerID) }
         do {
             return try await withTaskCancellationHandler {
-                try await execute(payload, in: containerID, engineSocket: engineSocket)
+                try await execute(payload, in: containerID, engineSocket: engineSocket, live: live)
             } onCancel: {
                 kill(containerID, because: "the run was stopped")
             }
@@ -190,17 +193,23 @@ struct SandboxRunner: Sendable {
         _ payload: RunPayload,
         in containerID: String,
         engineSocket: EngineSocketIdentity?,
-        warm: WarmContainer? = nil
+        warm: WarmContainer? = nil,
+        live: (any LiveOutputSink)? = nil
     ) async throws -> RunResult {
         if let judge = payload.judge {
             return try await executeJudge(payload, judge: judge, in: containerID, engineSocket: engineSocket, warm: warm)
         }
         let input = RunInput(payload: payload, nonce: RunInput.makeNonce())
-        let output = RunOutputCollector(
-            cap: payload.maxOutputBytes,
-            nonce: input.nonce,
-            metadataCap: payload.maxMetadataBytes
-        )
+        let (output, streaming) = LiveOutputStreamer.start(sink: live, logger: logger) { onOutput in
+            RunOutputCollector(
+                cap: payload.maxOutputBytes,
+                nonce: input.nonce,
+                metadataCap: payload.maxMetadataBytes,
+                filesCap: TrailerScanner.filesCap(for: payload.outputFiles),
+                onOutput: onOutput
+            )
+        }
+        defer { streaming?.cancel() }
         let timing = try await stream(
             input,
             into: containerID,
@@ -208,6 +217,8 @@ struct SandboxRunner: Sendable {
             deadline: .seconds(payload.timeoutSeconds),
             accept: output.accept
         )
+        // the program has ended: the result carries what the window had not sent yet
+        streaming?.cancel()
         let preparedAt = timing.preparedAt
         let endedAt = timing.endedAt
         let clock = ContinuousClock()
@@ -266,7 +277,7 @@ struct SandboxRunner: Sendable {
         }
         let stdoutText = stdout.text(endingWith: "")
         let stderrText = stderr.text(endingWith: notes)
-        return RunResult(
+        var result = RunResult(
             stdout: stdoutText.text,
             stderr: stderrText.text,
             exitCode: exitCode,
@@ -277,6 +288,27 @@ struct SandboxRunner: Sendable {
             stdoutTruncated: stdoutText.truncated,
             stderrTruncated: stderrText.truncated
         )
+        if let request = payload.outputFiles {
+            (result.files, result.filesTruncated) = Self.outputFiles(didTimeOut ? nil : trailer, request: request)
+        }
+        return result
+    }
+
+    /// The result's `files` and `files_truncated` from the trailer (nil when the program did
+    /// not end by itself: the supervisor was killed before it could collect them). A path that
+    /// is not UTF-8 cannot be named in JSON: that file is left out and the result flagged.
+    static func outputFiles(_ trailer: TrailerScanner.Trailer?, request: OutputFilesRequest) -> ([OutputFile]?, Bool) {
+        var files: [OutputFile] = []
+        var cut = trailer?.filesCut ?? false
+        for raw in trailer?.files ?? [] {
+            guard let path = String(validating: raw.path, as: UTF8.self) else {
+                cut = true
+                continue
+            }
+            files.append(OutputFile(path: path, mediaType: MediaType.guess(forPath: path), content: Data(raw.content)))
+        }
+        guard !files.isEmpty || request.reportsEmpty else { return (nil, false) }
+        return (files, cut)
     }
 }
 

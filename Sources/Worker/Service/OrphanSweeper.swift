@@ -18,14 +18,18 @@ struct OrphanSweeper: Sendable {
     let liveWithin: Double
     let logger: Logger
 
-    /// - Parameter running: public ids of the jobs this worker is running right now.
+    /// - Parameter running: reads the public ids of the jobs this worker is running. It is read
+    ///   after the containers are listed, never before: a job claimed between a snapshot and the
+    ///   listing would have its fresh container taken for an orphan and removed under it (the
+    ///   engine's "container is marked for removal and cannot be started", seen under load).
     /// - Returns: how many containers were removed.
     @discardableResult
-    func sweep(running: Set<String>) async -> Int {
+    func sweep(running: @Sendable () async -> Set<String>) async -> Int {
         var removed = 0
         do {
             let containers = try await docker.containers(withLabel: "\(SandboxSpec.deploymentLabel)=\(deploymentID)")
             guard !containers.isEmpty else { return 0 }
+            let running = await running()
             let liveWorkers = Set(try await store.liveWorkers(within: liveWithin).map(\.id))
             // Just after the database was away, nobody's heartbeat is recent: judge nobody else.
             let judgeOthers = !store.hadOutage(within: liveWithin)

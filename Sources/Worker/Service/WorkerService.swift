@@ -99,7 +99,7 @@ struct WorkerService: Service {
         if engine.snapshot.connected { await egress.enforce(deploymentID: deploymentID) }
         _ = try await heartbeat(engine: engine, running: running, pool: pool, egress: egress, draining: false)
         if engine.snapshot.connected {
-            await sweeper.sweep(running: [])
+            await sweeper.sweep(running: { [] })
             if engine.snapshot.images.contains(template.image) { await pool.warmUp(template.image) }
         }
         logger.info("worker started", metadata: ["worker": "\(workerID)", "slots": "\(settings.workerConcurrency)", "deployment": "\(deploymentID)"])
@@ -139,7 +139,7 @@ struct WorkerService: Service {
                 }
                 group.addTask {
                     try await every(.seconds(settings.leaseSeconds), "sweep", failures: failures) {
-                        if engine.snapshot.connected { await sweeper.sweep(running: await running.publicIDs) }
+                        if engine.snapshot.connected { await sweeper.sweep(running: { await running.publicIDs }) }
                     }
                 }
                 // The claim loop: ends when draining starts.
@@ -254,7 +254,9 @@ struct WorkerService: Service {
         let started = ContinuousClock.now
         let outcome: Result<RunResult, ExecutionFailure>
         do {
-            outcome = .success(try await runner.run(payload, as: identity))
+            outcome = .success(
+                try await runner.run(payload, as: identity, live: settings.liveOutput ? StoredLiveOutput(store: store, lease: lease) : nil)
+            )
         } catch {
             outcome = .failure(error)
         }
@@ -319,7 +321,7 @@ struct WorkerService: Service {
     private func cleanUp(_ lease: Lease, sweeper: OrphanSweeper, builder: PrebuildBuilder?, running: RunningJobs, logger: Logger) async {
         do {
             let jobs = try await store.deleteFinishedJobs(olderThanHours: Double(settings.jobRetentionHours), batch: 500)
-            let containers = await sweeper.sweep(running: await running.publicIDs)
+            let containers = await sweeper.sweep(running: { await running.publicIDs })
             // Every owner's stale images (a caller's POST /prebuilds/cleanup reaches only its own).
             let stale = try await store.deletePrebuilds(try await store.stalePrebuilds(olderThanDays: Double(settings.cleanupMaxAgeDays), owner: nil))
             var images = 0
