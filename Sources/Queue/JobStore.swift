@@ -118,6 +118,14 @@ public protocol OutputStore: QueueDatabase {
     /// Up to `limit` of the job's chunks stored after `sequence` (0: from the first), in the
     /// order they were appended (`StoredOutputChunk.sequence`), of every attempt.
     func output(of jobID: Int64, after sequence: Int64, limit: Int) async throws -> [StoredOutputChunk]
+
+    /// Marks job `jobID` as watched: a client opened its event stream. Workers store a run's
+    /// live output only for watched jobs (`isOutputWatched`), so runs nobody watches cost no
+    /// writes and wake nobody. Kept until the job is deleted; nothing for a job that is gone.
+    func watchOutput(of jobID: Int64) async throws
+
+    /// Whether job `jobID` has been watched (a read: no lock, no wake-up).
+    func isOutputWatched(_ jobID: Int64) async throws -> Bool
 }
 
 /// Schedules (the clean-up job) and retention.

@@ -179,6 +179,12 @@ enum Migrations {
         CREATE INDEX output_chunks_by_job ON output_chunks(job_id, seq);
         CREATE UNIQUE INDEX output_chunks_once ON output_chunks(job_id, attempt, stream, byte_offset);
         """,
+        // 11: jobs someone streams (`OutputStatements.watch`): only their workers store live output
+        """
+        CREATE TABLE output_watchers (
+            job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE
+        );
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

@@ -52,6 +52,17 @@ enum OutputStatements {
         )
     }
 
+    /// Marks job `jobID` as watched (a client opened its event stream); nothing when it is
+    /// already, or when the job is gone.
+    static func watch(jobID: Int64) -> SQL {
+        "INSERT INTO output_watchers (job_id) SELECT id FROM jobs WHERE id = \(jobID) ON CONFLICT DO NOTHING"
+    }
+
+    /// Cached. Whether a client has opened job `jobID`'s event stream.
+    static func isWatched(jobID: Int64) -> SQLRequest<Bool> {
+        SQLRequest(literal: "SELECT EXISTS (SELECT 1 FROM output_watchers WHERE job_id = \(jobID))", cached: true)
+    }
+
     /// Deletes the chunks of the attempt a `release` gave back, in its transaction: the release
     /// lowered `jobs.attempts`, so the next claim runs under the same attempt number again, and
     /// its output must not meet the abandoned run's.

@@ -26,4 +26,12 @@ extension SQLiteJobStore {
             try OutputStatements.chunks(of: jobID, after: sequence, limit: limit).fetchAll(db).map(StoredOutputChunk.init(row:))
         }
     }
+
+    public func watchOutput(of jobID: Int64) async throws {
+        try await databasePool.write { db in try db.execute(literal: OutputStatements.watch(jobID: jobID)) }
+    }
+
+    public func isOutputWatched(_ jobID: Int64) async throws -> Bool {
+        try await databasePool.read { db in try OutputStatements.isWatched(jobID: jobID).fetchOne(db) ?? false }
+    }
 }

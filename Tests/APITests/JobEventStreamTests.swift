@@ -218,7 +218,18 @@ struct JobEventStreamTests {
             let badQuery = try await client.execute(uri: "/jobs/\(id)/events?last_event_id=1:x:0", method: .get, headers: routes.authorized)
             #expect(badQuery.status == .unprocessableContent)
 
+            // a stream on a job that has not ended marks it watched (its worker then stores the
+            // output as it comes); the stream ends with the job
+            let owner = PrebuildRouteTests.owner(APIRouteTests.key)
+            let stored = try #require(try await store.job(publicID: id, owner: owner))
+            #expect(try await store.isOutputWatched(stored.id) == false)
+            let changes = store.changes()
+            let watching = Task { try await client.execute(uri: "/jobs/\(id)/events", method: .get, headers: routes.authorized) }
+            for await _ in changes where try await store.isOutputWatched(stored.id) { break }
+            #expect(try await store.isOutputWatched(stored.id))
             _ = try await client.execute(uri: "/jobs/\(id)", method: .delete, headers: routes.authorized)
+            let watched = try await watching.value
+            #expect(watched.status == .ok && String(buffer: watched.body).contains(#""state":"cancelled""#))
             let stream = try await client.execute(uri: "/jobs/\(id)/events", method: .get, headers: routes.authorized)
             #expect(stream.status == .ok)
             #expect(stream.headers[.contentType] == "text/event-stream")

@@ -209,6 +209,25 @@ struct OutputStorageTests {
         }
     }
 
+    @Test("a job is watched once a stream marks it, twice is once, a gone job is no error, and the mark goes with the job", arguments: StoreKind.all)
+    func watchers(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store, database in
+            let run = try await runningJob(store)
+            #expect(try await store.isOutputWatched(run.job.id) == false)
+            try await store.watchOutput(of: run.job.id)
+            try await store.watchOutput(of: run.job.id)
+            #expect(try await store.isOutputWatched(run.job.id))
+            try await store.watchOutput(of: run.job.id + 1000)
+            #expect(try await store.isOutputWatched(run.job.id + 1000) == false)
+
+            #expect(try await store.complete(run.lease, result: Data("{}".utf8)))
+            try await database.rows("UPDATE jobs SET finished_at = finished_at - 172800 WHERE id = \(run.job.id)")
+            #expect(try await store.deleteFinishedJobs(olderThanHours: 24, batch: 10) == 1)
+            let left = try await database.rows("SELECT CAST(count(*) AS TEXT) FROM output_watchers")
+            #expect(left.first?.first.flatMap { $0 } == "0")
+        }
+    }
+
     @Test("newlines, unicode, NUL and a 64 KiB chunk round-trip exactly", arguments: StoreKind.all)
     func textRoundTrips(_ kind: StoreKind) async throws {
         try await withStore(kind) { store, _ in

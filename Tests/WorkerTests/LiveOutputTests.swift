@@ -46,19 +46,33 @@ struct LiveOutputTests {
     }
 }
 
-/// A sink that records every append, and can refuse after a number of them.
+/// A sink that records every append, can refuse after a number of them, and says the run is
+/// watched only from its `watchedFrom`-th question on (1: from the first).
 final class RecordingSink: LiveOutputSink {
     private let batches = Mutex<[[OutputChunk]]>([])
+    private let questions = Mutex(0)
     let acceptedBatches: Int
+    let watchedFrom: Int
 
-    init(acceptedBatches: Int = .max) { self.acceptedBatches = acceptedBatches }
+    init(acceptedBatches: Int = .max, watchedFrom: Int = 1) {
+        self.acceptedBatches = acceptedBatches
+        self.watchedFrom = watchedFrom
+    }
 
     var recorded: [[OutputChunk]] { batches.withLock { $0 } }
+    var questionsAsked: Int { questions.withLock { $0 } }
 
     func send(_ chunks: [OutputChunk]) async throws -> Bool {
         batches.withLock { batches in
             batches.append(chunks)
             return batches.count <= acceptedBatches
+        }
+    }
+
+    func isWatched() async throws -> Bool {
+        questions.withLock { count in
+            count += 1
+            return count >= watchedFrom
         }
     }
 }
@@ -122,5 +136,26 @@ struct LiveOutputSandboxTests {
         let second = try await run(code, live: refusing)
         #expect(second.stdout.hasSuffix("done\n"))
         #expect(refusing.recorded.count == 1)
+    }
+
+    @Test("a run nobody watches stores nothing; once watched, everything so far goes out from offset 0")
+    func onlyWhenWatched() async throws {
+        let code = """
+            import time
+            for i in range(8):
+                print('line', i, flush=True)
+                time.sleep(0.1)
+            """
+        let unwatched = RecordingSink(watchedFrom: .max)
+        let result = try await run(code, live: unwatched)
+        #expect(result.stdout.hasPrefix("line 0\nline 1\n"))
+        #expect(unwatched.recorded.isEmpty)
+        #expect(unwatched.questionsAsked >= 2)
+
+        let later = RecordingSink(watchedFrom: 3)
+        _ = try await run(code, live: later)
+        let stdout = later.recorded.flatMap { $0 }.filter { $0.channel == .stdout }
+        #expect(stdout.first?.offset == 0 && stdout.first?.text.hasPrefix("line 0\nline 1\n") == true, "\(stdout)")
+        #expect(later.recorded.count >= 2, "\(later.recorded)")
     }
 }

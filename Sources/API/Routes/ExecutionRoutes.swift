@@ -18,6 +18,7 @@ struct ExecutionRoutes: Sendable {
         let (payload, owner, callbackURL) = try await admit(request, requireWorkers: true)
         let job = try await store(payload, owner: owner, callbackURL: callbackURL)
         if Self.wantsEventStream(request) {
+            try await dependencies.store.watchOutput(of: job.id)
             var headers: HTTPFields = [:]
             headers[Self.jobIDHeader] = job.publicID
             return JobEventStream(store: dependencies.store, job: job, owner: owner, resuming: nil).response(headers: headers)

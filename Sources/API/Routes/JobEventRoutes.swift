@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Queue
+import ServiceLifecycle
 
 /// `GET /jobs/{id}/events`: a job's progress as server-sent events (`JobEventStream`). Same
 /// visibility as `GET /jobs/{id}`: another credential's job is the same 404 as an unknown id.
@@ -21,6 +22,8 @@ struct JobEventRoutes: Sendable {
         let owner = try dependencies.authenticator.owner(of: request)
         let cursor = try Self.cursor(of: request)
         guard let job = try await dependencies.store.job(publicID: id, owner: owner) else { throw JobRoutes.notFound(id) }
+        // from now on its worker stores the output as it comes (`OutputStore.watchOutput`)
+        if !job.state.isFinal { try await dependencies.store.watchOutput(of: job.id) }
         return JobEventStream(store: dependencies.store, job: job, owner: owner, resuming: cursor).response()
     }
 
@@ -47,7 +50,9 @@ struct JobEventRoutes: Sendable {
 
 /// The event stream of one job, written as it happens: the store's change hints (and a 1 s
 /// backstop) wake it to re-read the job and its new output chunks; `JobEventTracker` says what
-/// to send. Ends after the `result` event, or when the client goes away.
+/// to send. Ends after the `result` event, when the client goes away, or when this API shuts
+/// down gracefully (so a rolling restart is not held up by a long run; the client reconnects
+/// with `Last-Event-ID`, to another API host if need be).
 struct JobEventStream: Sendable {
     let store: any JobStore
     let job: Job
@@ -104,7 +109,7 @@ struct JobEventStream: Sendable {
         var tracker = JobEventTracker(jobID: job.publicID, resuming: resuming)
         var job = self.job
         var quietTicks = 0
-        var iterator = wakes.makeAsyncIterator()
+        var iterator = wakes.cancelOnGracefulShutdown().makeAsyncIterator()
         while true {
             var read = 0
             repeat {

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import NIOCore
-import Queue
 
 /// One event of `text/event-stream`: a name, an id, and one line of compact JSON as its data
 /// (JSON escapes line breaks, so a single `data:` line always carries it whole).
@@ -44,9 +43,16 @@ enum StreamEventBody {
         var text: String
     }
 
+    /// Keys sorted, so every event of a kind reads the same way.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
     static func json(_ body: some Encodable) -> Data {
         do {
-            return try ResponseJSON.encode(body)
+            return try encoder.encode(body)
         } catch {
             // plain structs of strings and numbers: cannot fail; an empty object keeps the stream valid
             Logger(label: "code-runner.api").error("an event body could not be encoded", metadata: ["error": "\(error)"])

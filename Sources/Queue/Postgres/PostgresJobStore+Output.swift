@@ -23,4 +23,12 @@ extension PostgresJobStore {
         return try await rows(PostgresOutputStatements.chunks(of: jobID, after: sequence, limit: limit), "reading output")
             .map(StoredOutputChunk.init(postgres:))
     }
+
+    public func watchOutput(of jobID: Int64) async throws {
+        _ = try await rows(PostgresOutputStatements.watch(jobID: jobID), "marking a job watched")
+    }
+
+    public func isOutputWatched(_ jobID: Int64) async throws -> Bool {
+        try await rows(PostgresOutputStatements.isWatched(jobID: jobID), "reading whether a job is watched").first?.decode(Bool.self) ?? false
+    }
 }

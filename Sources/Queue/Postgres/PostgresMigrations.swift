@@ -160,6 +160,8 @@ enum PostgresMigrations {
             "CREATE INDEX output_chunks_by_job ON output_chunks (job_id, seq)",
             "CREATE UNIQUE INDEX output_chunks_once ON output_chunks (job_id, attempt, stream, byte_offset)",
         ],
+        // 4: jobs someone streams (`PostgresOutputStatements.watch`)
+        ["CREATE TABLE output_watchers (job_id bigint PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE)"],
     ]
 
     /// Applies every pending step; safe to run from any number of processes and hosts at once.

@@ -61,6 +61,16 @@ enum PostgresOutputStatements {
         """
     }
 
+    /// Marks job `jobID` as watched (see `OutputStatements.watch`).
+    static func watch(jobID: Int64) -> PostgresQuery {
+        "INSERT INTO output_watchers (job_id) SELECT id FROM jobs WHERE id = \(jobID) ON CONFLICT DO NOTHING"
+    }
+
+    /// Whether a client has opened job `jobID`'s event stream.
+    static func isWatched(jobID: Int64) -> PostgresQuery {
+        "SELECT EXISTS (SELECT 1 FROM output_watchers WHERE job_id = \(jobID))"
+    }
+
     /// Up to `limit` of the job's chunks after `sequence`, in the order of `seq`.
     static func chunks(of jobID: Int64, after sequence: Int64, limit: Int) -> PostgresQuery {
         """
