@@ -6,7 +6,7 @@ struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "List, show and cancel your jobs.",
-        subcommands: [List.self, Get.self, Cancel.self]
+        subcommands: [List.self, Get.self, Watch.self, Cancel.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -106,6 +106,35 @@ struct JobsCommand: AsyncParsableCommand {
                     Terminal.write(result.stderr)
                 }
             }
+        }
+    }
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a job's output as it runs (GET /jobs/{id}/events), then end with its exit code.",
+            discussion: """
+                A job that has ended replays its output. With --after (an event id the service \
+                gave, <attempt>:<stdout_bytes>:<stderr_bytes>) only what came after it is printed. \
+                The exit code is the program's (124 when it timed out).
+                """
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "The job id.")
+        var id: String
+
+        @Option(help: ArgumentHelp("Resume after this event id.", valueName: "event-id"))
+        var after: String?
+
+        func run() async throws {
+            let client = connection.client()
+            let result = try await Terminal.reportingErrors { () async throws(CodeRunnerError) in
+                try await LiveOutput.follow(client.events(jobID: id, after: after))
+            }
+            if result.timedOut { Terminal.complain("the program timed out") }
+            let status: Int32 = result.timedOut ? 124 : Int32(truncatingIfNeeded: result.exitCode)
+            if status != 0 { throw ExitCode(status) }
         }
     }
 

@@ -12,9 +12,15 @@ struct LiveOutput {
     /// comes, and returns the result, whose stdout and stderr have then been printed.
     /// - Throws: the error ``CodeRunnerClient/run(_:)`` would throw (a failed or cancelled job too).
     static func run(_ request: RunRequest, on client: CodeRunnerClient) async throws(CodeRunnerError) -> ExecutionResult {
+        try await follow(client.runStreaming(request))
+    }
+
+    /// Prints a job's event stream (``CodeRunnerClient/events(jobID:after:)`` or a run's) as it
+    /// comes, and returns the job's result once its `result` event arrives.
+    static func follow(_ events: AsyncThrowingStream<JobEvent, any Error>) async throws(CodeRunnerError) -> ExecutionResult {
         var output = LiveOutput()
         do {
-            for try await event in client.runStreaming(request) {
+            for try await event in events {
                 if case .result(let job) = event.kind {
                     let result = try job.outcome()
                     output.printRest(of: result)

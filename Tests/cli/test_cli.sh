@@ -319,6 +319,17 @@ cli run --callback-url http://127.0.0.1:9/hook "$work/quick.py"
 check "run --callback-url: sent as callback_url, refused (65) naming it (no WEBHOOK_SECRET here)" \
     eval 'status_is 65 && err_has "callback_url"'
 # output files: --output-file patterns sent, --output-dir saves them by their work-dir path;
+# jobs watch: a submitted job's output, then its exit code; --after resumes; a bad id is 65
+printf 'print("watched one")\nprint("watched two")\nraise SystemExit(4)\n' >"$work/watched.py"
+cli run --detach "$work/watched.py"
+watched=$(cat "$work/out")
+cli jobs watch "$watched"
+check "jobs watch: the job's stdout, then its exit code (4)" eval 'status_is 4 && out_is "$(printf "watched one\nwatched two")"'
+cli jobs watch "$watched" --after 1:12:0
+check "jobs watch --after: only what came after the event id" eval 'status_is 4 && out_is "watched two"'
+cli jobs watch "$watched" --after nonsense
+check "jobs watch --after a bad event id: refused (65) naming last_event_id" eval 'status_is 65 && err_has "last_event_id"'
+
 # refused with --tests before any request
 cat >"$work/writes.py" <<'PY'
 import os
