@@ -18,11 +18,17 @@
 #   - streaming (scripts/bench-stream.py): a printed line to an SSE client on SQLite and
 #     PostgreSQL (target p50 <= 50 ms), and POST /run's throughput with live output on against a
 #     fifth service, the warm one with LIVE_OUTPUT=off (target on >= 0.95 x off);
+#   - fair scheduling (scripts/bench-fairness.py): a sixth service, set up as the warm one with an
+#     API_KEYS_FILE of two keys (priority 1, no limits): key B's 20 sequential POST /run alone, and
+#     again as soon as key A's 500 POST /jobs are accepted (target: B's p50 under the flood <= 2 x
+#     alone, end to end and in queue wait), A's jobs still queued when B finished, then A's backlog
+#     drained; then the same flood again with A capped (the keys file rewritten with A's
+#     max_running 2, reloaded, then put back);
 #   - peak RSS of the API and the workers, and the API's RSS with 1,000 waiting POST /run.
 # PostgreSQL is the tests' throw-away server (scripts/postgres-server.sh start: idempotent, port
 # 55432); every measurement gets a database or schema of its own, dropped at the end.
-# Prints Markdown tables and writes bench/results/bench.json (latency), judge.json, stream.json, queue.json (the queue
-# alone; queue-hops-<store>.json its samples) and waiting.json. RUNS (30) sets the latency rounds.
+# Prints Markdown tables and writes bench/results/bench.json (latency), judge.json, stream.json, fairness.json,
+# queue.json (the queue alone; queue-hops-<store>.json its samples) and waiting.json. RUNS (30) sets the latency rounds.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/.build/release"
@@ -102,6 +108,15 @@ echo
 echo "## Streaming: a printed line to an SSE client, and what live output costs POST /run (scripts/bench-stream.py; warm_no_live: the warm service with LIVE_OUTPUT=off)"
 $PY "$ROOT/scripts/bench-stream.py" --url "http://127.0.0.1:$warm" --off-url "http://127.0.0.1:$warm_no_live" \
     --postgres-url "http://127.0.0.1:$postgres" --json "$out/stream.json" || echo "(the streaming figures are missing)"
+
+echo
+echo "## Fair scheduling: key B's POST /run alone, while key A has 500 jobs queued, and again with A capped (scripts/bench-fairness.py; a service as the warm one, with API_KEYS_FILE: two keys, priority 1, no limits; for the last phase A gets max_running 2)"
+key_a="bench-tenant-a-$$-$RANDOM$RANDOM" key_b="bench-tenant-b-$$-$RANDOM$RANDOM"
+printf '{"keys": [{"name": "tenant-a", "key": "%s"}, {"name": "tenant-b", "key": "%s"}]}\n' "$key_a" "$key_b" >"$work/api-keys.json"
+API_KEYS_FILE="$work/api-keys.json" start_service fairness 2; fairness=$started_port
+BENCH_KEY_A="$key_a" BENCH_KEY_B="$key_b" $PY "$ROOT/scripts/bench-fairness.py" --url "http://127.0.0.1:$fairness" \
+    --name-a tenant-a --keys-file "$work/api-keys.json" --json "$out/fairness.json" \
+    || echo "(the fairness figures are missing, a backlog did not drain or the capped keys were not reloaded)"
 
 echo
 echo "## Peak RSS (VmHWM)"

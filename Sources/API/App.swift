@@ -27,9 +27,14 @@ struct APIMain {
         do {
             let app = try makeApplication(settings: settings, logger: logger, store: store)
             if !settings.authEnabled {
-                logger.warning("No authentication configured. API is open to all requests. Set CODE_RUNNER_API_KEYS or AUTH_TOKEN to secure the API.")
+                logger.warning(
+                    "No authentication configured. API is open to all requests. Set API_KEYS_FILE, CODE_RUNNER_API_KEYS or AUTH_TOKEN to secure the API."
+                )
             }
             try await app.runService()
+        } catch let failure as KeyRegistry.StartFailure {
+            FileHandle.standardError.write(Data("code-runner-api: \(failure)\n".utf8))
+            exit(1)
         } catch {
             logger.critical("API stopped", metadata: ["error": "\(error)"])
             exit(1)
@@ -45,13 +50,17 @@ struct APIMain {
         return Application(
             router: makeRouter(dependencies: dependencies),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "code-runner"),
-            services: [CompletionWatcher(store: dependencies.store, waiters: dependencies.waiters), LeaseReaper(store: dependencies.store)],
+            services: [
+                CompletionWatcher(store: dependencies.store, waiters: dependencies.waiters), LeaseReaper(store: dependencies.store),
+                TenantSync(registry: dependencies.authenticator.registry, store: dependencies.store, logger: logger),
+            ],
             logger: logger
         )
     }
 
     /// What the routes share: the job store (`settings.databasePath` unless one is given), the
-    /// runtime catalogue, the completion waiters and the credentials.
+    /// runtime catalogue, the completion waiters and the credentials. Throws
+    /// `KeyRegistry.StartFailure` when `API_KEYS_FILE` cannot be loaded.
     static func makeDependencies(settings: ServiceSettings, logger: Logger, store: (any JobStore)? = nil) throws -> AppDependencies {
         let store = try store ?? SQLiteJobStore(path: settings.databasePath)
         return AppDependencies(
@@ -59,7 +68,7 @@ struct APIMain {
             settings: settings,
             catalog: RuntimeCatalog.load(from: settings.runtimeDirectory, logger: logger),
             waiters: CompletionWaiters(store: store),
-            authenticator: Authenticator(apiKeys: settings.apiKeys, authToken: settings.authToken)
+            authenticator: Authenticator(registry: try KeyRegistry(settings: settings, logger: logger))
         )
     }
 

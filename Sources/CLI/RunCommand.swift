@@ -108,6 +108,14 @@ struct RunCommand: AsyncParsableCommand {
     )
     var outputFiles: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "Order this run among the API key's own jobs: 0 to 10, higher first, at most the key's priority (default: the key's).",
+            valueName: "n"
+        )
+    )
+    var priority: Int?
+
     @Option(name: .customLong("output-dir"), help: ArgumentHelp("Save the run's output files in this directory.", valueName: "dir"))
     var outputDirectory: String?
 
@@ -127,6 +135,7 @@ struct RunCommand: AsyncParsableCommand {
         guard !paths.isEmpty else { throw ValidationError("Name at least one file to run.") }
         if let main, !paths.contains(main) { throw ValidationError("--main '\(main)' is not one of the files.") }
         if judge.isEnabled && !outputFiles.isEmpty { throw ValidationError("--output-file cannot be combined with --tests.") }
+        if let priority, !(0...10).contains(priority) { throw ValidationError("--priority must be from 0 to 10.") }
         for entry in environment where !entry.contains("=") {
             throw ValidationError("--env '\(entry)' is not NAME=VALUE.")
         }
@@ -237,7 +246,8 @@ struct RunCommand: AsyncParsableCommand {
             allowedHosts: allowedHosts.isEmpty ? nil : allowedHosts,
             environment: variables.isEmpty ? nil : variables,
             callbackURL: callbackURL,
-            outputFiles: outputFiles.isEmpty ? nil : outputFiles
+            outputFiles: outputFiles.isEmpty ? nil : outputFiles,
+            priority: priority
         )
         if let prebuilt { request.image = ImageName.prebuilt(prebuilt) }
         try judge.apply(to: &request)

@@ -5,11 +5,13 @@ import Synchronization
 /// `QueueDatabase.changes()` for both stores (SQLite's `DatabaseChangeWatcher`, PostgreSQL's
 /// `PostgresChangeFeed`). Each subscriber's stream keeps at most one pending hint, so a slow
 /// subscriber sees one hint for many changes, never a backlog.
-final class ChangeBroadcaster: Sendable {
+public final class ChangeBroadcaster: Sendable {
     private let subscribers = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
 
+    public init() {}
+
     /// A new subscriber's stream; it ends its subscription when the stream is dropped.
-    func subscribe() -> AsyncStream<Void> {
+    public func subscribe() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let id = UUID()
         subscribers.withLock { $0[id] = continuation }
@@ -20,7 +22,7 @@ final class ChangeBroadcaster: Sendable {
     }
 
     /// Gives every subscriber a hint.
-    func broadcast() {
+    public func broadcast() {
         let targets = subscribers.withLock { Array($0.values) }
         for continuation in targets { continuation.yield() }
     }

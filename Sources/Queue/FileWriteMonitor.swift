@@ -9,15 +9,31 @@ import Glibc
 /// SQLite appends every commit to the `-wal` file, so a write event there is the cheapest
 /// possible "the database may have changed" signal: no polling while nothing happens. A blocking
 /// reader thread turns kernel events into calls of `onWrite`.
-final class FileWriteMonitor: Sendable {
+public final class FileWriteMonitor: Sendable {
     private let descriptor: Int32
+
+    /// Which writes are reported.
+    public enum Events: Sendable {
+        /// Every write, as it happens (and a file created or moved in): SQLite's journal.
+        case everyWrite
+        /// A file closed after writing, or moved in (an editor's or `mv`'s replacement): a
+        /// configuration file, read once it is whole.
+        case completedWrites
+
+        var mask: UInt32 {
+            switch self {
+            case .everyWrite: UInt32(IN_MODIFY) | UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)
+            case .completedWrites: UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)
+            }
+        }
+    }
 
     /// Watches `directory` for writes to files whose names are in `names`; nil when inotify is
     /// not available (the caller then polls).
-    init?(directory: String, names: Set<String>, onWrite: @escaping @Sendable () -> Void) {
+    public init?(directory: String, names: Set<String>, events: Events = .everyWrite, onWrite: @escaping @Sendable () -> Void) {
         let descriptor = inotify_init1(Int32(IN_CLOEXEC))
         guard descriptor >= 0 else { return nil }
-        let mask = UInt32(IN_MODIFY) | UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)
+        let mask = events.mask
         guard inotify_add_watch(descriptor, directory, mask) >= 0 else {
             close(descriptor)
             return nil
@@ -55,7 +71,8 @@ final class FileWriteMonitor: Sendable {
     }
 }
 #else
-final class FileWriteMonitor: Sendable {
-    init?(directory: String, names: Set<String>, onWrite: @escaping @Sendable () -> Void) { nil }
+public final class FileWriteMonitor: Sendable {
+    public enum Events: Sendable { case everyWrite, completedWrites }
+    public init?(directory: String, names: Set<String>, events: Events = .everyWrite, onWrite: @escaping @Sendable () -> Void) { nil }
 }
 #endif

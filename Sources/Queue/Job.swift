@@ -24,6 +24,8 @@ public struct Job: Sendable, Equatable {
     public var finishedAt: Double?
     /// Its webhook, when it was submitted with a `callback_url`.
     public var callback: Callback? = nil
+    /// Orders the owner's own queued jobs, higher first (`FairShare`).
+    public var priority: Int = 0
 }
 
 /// The right to write a claimed job's outcome. Every claim issues a new token, and every later
@@ -58,6 +60,13 @@ public struct NewJob: Sendable {
     public var maxAttempts: Int
     /// Where to POST the job's JSON once it finishes (checked by the API before it gets here).
     public var callbackURL: String?
+    /// Orders the owner's own jobs (0...`FairShare.maxPriority`, higher first).
+    public var priority: Int
+    /// The owner's share of claims against other owners with queued work: its key's priority
+    /// (`FairShare`).
+    public var weight: Int
+    /// The owner's limits checked at enqueue; nil: none.
+    public var quota: OwnerQuota?
 
     public init(
         kind: JobKind,
@@ -67,7 +76,10 @@ public struct NewJob: Sendable {
         requestHash: String? = nil,
         uniqueKey: String? = nil,
         maxAttempts: Int = 2,
-        callbackURL: String? = nil
+        callbackURL: String? = nil,
+        priority: Int = 0,
+        weight: Int = 1,
+        quota: OwnerQuota? = nil
     ) {
         self.kind = kind
         self.owner = owner
@@ -77,6 +89,9 @@ public struct NewJob: Sendable {
         self.uniqueKey = uniqueKey
         self.maxAttempts = maxAttempts
         self.callbackURL = callbackURL
+        self.priority = min(max(priority, 0), FairShare.maxPriority)
+        self.weight = weight
+        self.quota = quota
     }
 }
 
@@ -90,6 +105,11 @@ public enum EnqueueOutcome: Sendable {
     case conflict(Job)
     /// The queue holds `MAX_QUEUE_DEPTH` jobs already.
     case queueFull
+    /// The owner has `OwnerQuota.maxQueued` jobs queued already.
+    case ownerQueueFull(limit: Int)
+    /// The owner created `OwnerQuota.runsPerMinute` run jobs within the last 60 seconds; the
+    /// oldest of them leaves the window `retryAfter` seconds from now.
+    case rateLimited(limit: Int, retryAfter: Double)
 }
 
 /// How a cancellation ended.

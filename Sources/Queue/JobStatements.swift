@@ -28,7 +28,7 @@ import GRDB
 ///   writes fenced on a lease (`complete`, `fail`, `release`) bind named values instead, to a text
 ///   built once per batch (see their section).
 /// - States are literals, `\(state: .queued)` (see `JobState`): the partial indexes
-///   `jobs_claimable`, `jobs_leased` and `jobs_finished` serve the statements that name their
+///   `jobs_fair`, `jobs_fair_by_owner`, `jobs_leased` and `jobs_finished` serve the statements that name their
 ///   state, and the statements are never re-prepared.
 /// - Time is the database's (`DatabaseClock.now`), one clock for every process.
 /// - Requests marked *cached* are prepared once per connection: the hot paths (claim, probe,
@@ -41,7 +41,7 @@ enum JobStatements {
     /// `lease_owner` stays (see the type's documentation).
     private static let endLease: SQL = "lease_token = NULL, lease_expires_at = NULL"
 
-    /// Jobs a worker may take now (the `jobs_claimable` index).
+    /// Jobs a worker may take now (the `jobs_fair` index holds the queued ones).
     private static let isClaimable: SQL = "state = \(state: .queued) AND run_at <= \(sql: DatabaseClock.now)"
 
     /// Running jobs whose lease has expired (the `jobs_leased` index).
@@ -104,20 +104,71 @@ enum JobStatements {
         "SELECT id, lease_token FROM jobs WHERE id IN \(ids) AND state = \(state: .running)"
     }
 
+    /// Cached. The `fair_time` stamp of `job` (`FairShare`): the queue's virtual time, or one
+    /// step after the owner's last queued job of the same or a higher priority if later. Read
+    /// in the enqueue's transaction. Each part is one index probe: the running jobs' greatest
+    /// stamp (few rows, `jobs_leased`), the head (`jobs_fair`), and per priority level from the
+    /// job's to its key's the owner's last queued job (`jobs_fair_by_owner`).
+    static func fairTime(of job: NewJob) -> SQLRequest<Double> {
+        SQLRequest(
+            literal: """
+                WITH RECURSIVE levels(level) AS (
+                    SELECT \(job.priority) UNION ALL SELECT level + 1 FROM levels WHERE level < \(FairShare.highestLevel(of: job))),
+                clock AS (
+                    SELECT (SELECT max(fair_time) FROM jobs INDEXED BY jobs_leased WHERE state = \(state: .running)) AS running,
+                        (SELECT fair_time FROM jobs WHERE \(isClaimable) ORDER BY fair_time, id LIMIT 1) AS head),
+                lane AS (
+                    SELECT max((
+                        SELECT fair_time FROM jobs
+                        WHERE owner = \(job.owner) AND state = \(state: .queued) AND priority = levels.level
+                        ORDER BY fair_time DESC LIMIT 1)) AS last
+                    FROM levels),
+                virtual AS (SELECT coalesce(max(running, head), running, head, 0) AS vtime FROM clock)
+                SELECT max(vtime, coalesce(last + \(FairShare.step(weight: job.weight)), vtime)) FROM virtual, lane
+                """,
+            cached: true
+        )
+    }
+
+    /// How many of the owner's jobs are queued, counted up to `limit` (enough to compare with it).
+    static func queuedCount(owner: String, upTo limit: Int) -> SQLRequest<Int> {
+        "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE owner = \(owner) AND state = \(state: .queued) LIMIT \(limit))"
+    }
+
+    /// Seconds until the owner's `count`-th newest run job is 60 seconds old (negative once it
+    /// is; no row when the owner has created fewer): `OwnerQuota.runsPerMinute`'s window.
+    static func rateWindowLeft(owner: String, count: Int) -> SQLRequest<Double> {
+        """
+        SELECT created_at + 60 - \(sql: DatabaseClock.now) FROM jobs
+        WHERE owner = \(owner) AND kind = \(JobKind.run.rawValue) ORDER BY id DESC LIMIT 1 OFFSET \(count - 1)
+        """
+    }
+
+    /// Queued and running jobs per owner (`/metrics`; reads the queued and running rows).
+    static func countsByOwner() -> SQLRequest<Row> {
+        """
+        SELECT owner, sum(state = \(state: .queued)) AS queued, sum(state = \(state: .running)) AS running
+        FROM jobs WHERE state IN (\(state: .queued), \(state: .running)) GROUP BY owner
+        """
+    }
+
     // MARK: - transitions
 
     /// Inserts `job` as `queued`, due now, under a fresh public id (a lowercase UUID); returns the
     /// stored row — or no row when a job with the same `unique_key` exists (nothing is inserted:
     /// the scheduler relies on this to enqueue one job per tick).
-    static func enqueue(_ job: NewJob) -> SQLRequest<Row> {
+    /// - Parameter fairTime: the job's stamp (`fairTime(of:)`, read in the same transaction).
+    static func enqueue(_ job: NewJob, fairTime: Double) -> SQLRequest<Row> {
         SQLRequest(
             literal: """
                 INSERT INTO jobs (public_id, kind, state, owner, idempotency_key, request_hash,
-                    unique_key, payload, max_attempts, run_at, created_at, callback_url, callback_status)
+                    unique_key, payload, max_attempts, run_at, created_at, callback_url, callback_status,
+                    priority, fair_time)
                 VALUES (\(UUID().uuidString.lowercased()), \(job.kind.rawValue), \(state: .queued), \(job.owner),
                     \(job.idempotencyKey), \(job.requestHash), \(job.uniqueKey), \(job.payload), \(job.maxAttempts),
                     \(sql: DatabaseClock.now), \(sql: DatabaseClock.now),
-                    \(job.callbackURL), \(job.callbackURL == nil ? nil : CallbackStatus.pending.rawValue))
+                    \(job.callbackURL), \(job.callbackURL == nil ? nil : CallbackStatus.pending.rawValue),
+                    \(job.priority), \(fairTime))
                 ON CONFLICT(unique_key) DO NOTHING
                 RETURNING *
                 """,
@@ -125,21 +176,58 @@ enum JobStatements {
         )
     }
 
-    /// Cached. Takes up to `limit` claimable jobs, the earliest due first (`run_at`, then id: the
-    /// order of `jobs_claimable`, so only the rows taken are read), in one statement: each becomes
-    /// `running` under a fresh random token held by `worker` for `leaseSeconds`, and uses up an
-    /// attempt. Returns the claimed rows, in no particular order.
+    /// Cached. Takes up to `limit` claimable jobs in `fair_time` order (`FairShare`; the order of
+    /// `jobs_fair`, so only the rows taken are read), in one statement: each becomes `running`
+    /// under a fresh random token held by `worker` for `leaseSeconds`, and uses up an attempt.
+    /// Returns the claimed rows, in no particular order. For a queue where no owner has a cap
+    /// on running jobs (`claimCapped` otherwise).
     static func claim(worker: String, limit: Int, leaseSeconds: Double) -> SQLRequest<Row> {
         SQLRequest(
             literal: """
-                UPDATE jobs SET state = \(state: .running), attempts = attempts + 1,
-                    lease_token = lower(hex(randomblob(16))), lease_owner = \(worker),
-                    lease_expires_at = \(sql: DatabaseClock.now) + \(leaseSeconds), started_at = \(sql: DatabaseClock.now)
-                WHERE id IN (SELECT id FROM jobs WHERE \(isClaimable) ORDER BY run_at, id LIMIT \(limit))
+                UPDATE jobs SET \(claimed(by: worker, leaseSeconds: leaseSeconds))
+                WHERE id IN (SELECT id FROM jobs WHERE \(isClaimable) ORDER BY fair_time, id LIMIT \(limit))
                 RETURNING *
                 """,
             cached: true
         )
+    }
+
+    /// Cached. `claim` for a queue where some owners have a cap on running jobs (`tenants`):
+    /// owners at their cap are skipped, and of the others no more are taken than their room.
+    /// It ranks a window of `FairShare.claimWindow` queued jobs from the head, so it reads a
+    /// bounded number of rows; the running jobs are counted per capped owner (few rows, the
+    /// `jobs_leased` index). Exact under SQLite's single writer.
+    static func claimCapped(worker: String, limit: Int, leaseSeconds: Double) -> SQLRequest<Row> {
+        SQLRequest(
+            literal: """
+                WITH caps AS (
+                    SELECT t.owner, t.max_running - (
+                        SELECT count(*) FROM jobs r INDEXED BY jobs_leased
+                        WHERE r.state = \(state: .running) AND r.owner = t.owner) AS room
+                    FROM tenants t WHERE t.max_running IS NOT NULL),
+                candidates AS (
+                    SELECT id, owner, fair_time FROM jobs
+                    WHERE \(isClaimable) AND owner NOT IN (SELECT owner FROM caps WHERE room <= 0)
+                    ORDER BY fair_time, id LIMIT \(FairShare.claimWindow(limit: limit))),
+                ranked AS (
+                    SELECT c.id, c.fair_time, caps.room,
+                        row_number() OVER (PARTITION BY c.owner ORDER BY c.fair_time, c.id) AS n
+                    FROM candidates c LEFT JOIN caps ON caps.owner = c.owner)
+                UPDATE jobs SET \(claimed(by: worker, leaseSeconds: leaseSeconds))
+                WHERE id IN (SELECT id FROM ranked WHERE room IS NULL OR n <= room ORDER BY fair_time, id LIMIT \(limit))
+                RETURNING *
+                """,
+            cached: true
+        )
+    }
+
+    /// The `SET` list of a claim.
+    private static func claimed(by worker: String, leaseSeconds: Double) -> SQL {
+        """
+        state = \(state: .running), attempts = attempts + 1,
+            lease_token = lower(hex(randomblob(16))), lease_owner = \(worker),
+            lease_expires_at = \(sql: DatabaseClock.now) + \(leaseSeconds), started_at = \(sql: DatabaseClock.now)
+        """
     }
 
     /// Extends these leases of `worker`'s, where still current, to `leaseSeconds` from now;
@@ -336,7 +424,8 @@ extension Job {
                 status: row["callback_status"],
                 attempts: row["callback_attempts"],
                 lastError: row["callback_error"]
-            )
+            ),
+            priority: row["priority"]
         )
     }
 }

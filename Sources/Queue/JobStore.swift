@@ -56,6 +56,13 @@ public protocol SubmissionStore: QueueDatabase {
     /// Cancels a queued or running job; a running job's worker sees its lease vanish.
     func cancel(publicID: String, owner: String) async throws -> CancelOutcome
     func counts() async throws -> QueueCounts
+    /// Queued and running jobs per owner (`/metrics`).
+    func countsByOwner() async throws -> [OwnerCounts]
+    /// Replaces the owners that claims know (`Tenant`, their caps on running jobs): the API
+    /// writes every key it has at start and at each reload of its keys file, in one transaction.
+    func replaceTenants(_ tenants: [Tenant]) async throws
+    /// The owners that claims know, by owner.
+    func tenants() async throws -> [Tenant]
 }
 
 /// A worker's side of the queue: claiming jobs, keeping their leases, writing their outcomes.
@@ -73,9 +80,10 @@ public protocol ClaimStore: QueueDatabase {
     /// false where it is as cheap as the probe (PostgreSQL: an `UPDATE` that matches nothing
     /// writes nothing), so the probe would only add a round trip to every claim.
     var probesBeforeClaiming: Bool { get }
-    /// Atomically claims up to `limit` jobs, the earliest due first (`run_at`, then id), each
-    /// with a fresh lease. The order matches the `jobs_claimable` index, so a claim reads only
-    /// the rows it takes, however long the backlog.
+    /// Atomically claims up to `limit` due jobs in `fair_time` order (`FairShare`: round-robin
+    /// across owners, weighted), each with a fresh lease, skipping owners at their cap on
+    /// running jobs (`Tenant.maxRunning`). The order matches the `jobs_fair` index, so a claim
+    /// reads only the rows it takes (a bounded window when caps exist), however long the backlog.
     func claim(worker: String, limit: Int, leaseSeconds: Double) async throws -> [ClaimedJob]
     /// Records the worker's status and extends the leases it runs jobs under (`holding`) in one
     /// write; returns those it still holds (a lease missing from the answer was lost: cancelled

@@ -89,7 +89,7 @@ public struct JobView: Encodable, Sendable {
         case createdAt = "created_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
-        case attempts, result, error, callback
+        case attempts, priority, result, error, callback
     }
 
     struct ErrorBody: Encodable {
@@ -126,6 +126,7 @@ public struct JobView: Encodable, Sendable {
         try container.encode(job.startedAt?.iso8601, forKey: .startedAt)
         try container.encode(job.finishedAt?.iso8601, forKey: .finishedAt)
         try container.encode(job.attempts, forKey: .attempts)
+        try container.encode(job.priority, forKey: .priority)
         if includesResult {
             if job.state == .completed, let data = job.result, let result = try? JSONDecoder().decode(RunResult.self, from: data) {
                 try container.encode(ExecutionResponse(jobID: job.publicID, result: result), forKey: .result)

@@ -185,6 +185,20 @@ enum Migrations {
             job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE
         );
         """,
+        // 12: fair scheduling across owners (`FairShare`): claims in `fair_time` order instead of
+        // `run_at`'s; jobs queued before keep 0, so they go first, oldest first
+        """
+        ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN fair_time REAL NOT NULL DEFAULT 0;
+        DROP INDEX jobs_claimable;
+        CREATE INDEX jobs_fair ON jobs(fair_time, id) WHERE state = 'queued';
+        CREATE INDEX jobs_fair_by_owner ON jobs(owner, priority, fair_time) WHERE state = 'queued';
+        CREATE TABLE tenants (
+            owner TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            max_running INTEGER
+        );
+        """,
     ]
 
     /// Applies every pending step; safe to call from any number of processes at once.

@@ -71,7 +71,11 @@ public final class SQLiteJobStore: JobStore {
             if let limit = maxQueueDepth, try JobStatements.queueDepth().fetchOne(db) ?? 0 >= limit {
                 return .queueFull
             }
-            guard let row = try JobStatements.enqueue(newJob).fetchOne(db) else {
+            if let quota = newJob.quota, let refusal = try Self.refusal(of: newJob.owner, by: quota, in: db) {
+                return refusal
+            }
+            let fairTime = try JobStatements.fairTime(of: newJob).fetchOne(db) ?? 0
+            guard let row = try JobStatements.enqueue(newJob, fairTime: fairTime).fetchOne(db) else {
                 throw DatabaseError(
                     resultCode: .SQLITE_CONSTRAINT,
                     message: "a job with unique key \(newJob.uniqueKey ?? "") exists"
@@ -79,6 +83,19 @@ public final class SQLiteJobStore: JobStore {
             }
             return .created(try Job(row: row))
         }
+    }
+
+    /// The owner's quota's answer to one more job, read in the enqueue's transaction; nil: within it.
+    private static func refusal(of owner: String, by quota: OwnerQuota, in db: Database) throws -> EnqueueOutcome? {
+        if let limit = quota.maxQueued, try JobStatements.queuedCount(owner: owner, upTo: limit).fetchOne(db) ?? 0 >= limit {
+            return .ownerQueueFull(limit: limit)
+        }
+        if let limit = quota.runsPerMinute, let left = try JobStatements.rateWindowLeft(owner: owner, count: limit).fetchOne(db),
+            left > 0
+        {
+            return .rateLimited(limit: limit, retryAfter: left)
+        }
+        return nil
     }
 
     public func job(publicID: String, owner: String) async throws -> Job? {
@@ -120,6 +137,25 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func countsByOwner() async throws -> [OwnerCounts] {
+        try await pool.read { db in
+            try JobStatements.countsByOwner().fetchAll(db).map { row in
+                OwnerCounts(owner: row["owner"], queued: row["queued"], running: row["running"])
+            }
+        }
+    }
+
+    public func replaceTenants(_ tenants: [Tenant]) async throws {
+        try await pool.write { db in
+            try db.execute(literal: TenantStatements.deleteAll)
+            for tenant in tenants { try db.execute(literal: TenantStatements.insert(tenant)) }
+        }
+    }
+
+    public func tenants() async throws -> [Tenant] {
+        try await pool.read { db in try TenantStatements.all().fetchAll(db).map(Tenant.init(row:)) }
+    }
+
     public func liveWorkers(within seconds: Double) async throws -> [WorkerStatus] {
         try await pool.read { db in
             try WorkerStatements.live(within: seconds).fetchAll(db).map(WorkerStatus.init(row:))
@@ -140,7 +176,12 @@ public final class SQLiteJobStore: JobStore {
     public func claim(worker: String, limit: Int, leaseSeconds: Double) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
         return try await pool.writeWithoutTransaction { db in
-            try JobStatements.claim(worker: worker, limit: limit, leaseSeconds: leaseSeconds).fetchAll(db).map { row in
+            let capped = try TenantStatements.anyCap().fetchOne(db) ?? false
+            let claim =
+                capped
+                ? JobStatements.claimCapped(worker: worker, limit: limit, leaseSeconds: leaseSeconds)
+                : JobStatements.claim(worker: worker, limit: limit, leaseSeconds: leaseSeconds)
+            return try claim.fetchAll(db).map { row in
                 ClaimedJob(job: try Job(row: row), lease: try Lease(row: row))
             }.sorted { $0.job.id < $1.job.id }
         }

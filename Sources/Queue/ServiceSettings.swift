@@ -23,6 +23,9 @@ public struct ServiceSettings: Sendable {
     public var dockerSocket = "/var/run/docker.sock"
     public var authToken: String?
     public var apiKeys: [String] = []
+    /// `API_KEYS_FILE`: named keys with limits (JSON; the API's `APIKeyFile`), reloaded when it
+    /// changes; nil: none.
+    public var apiKeysFile: String?
     public var cleanupIntervalHours = 24
     public var cleanupMaxAgeDays = 7
     public var runtimeDirectory = "runtimes"
@@ -96,16 +99,20 @@ public struct ServiceSettings: Sendable {
     }()
 
     /// 1 to 63 of `[A-Za-z0-9._-]`.
-    static func isValidHostLabel(_ name: String) -> Bool {
-        (1...63).contains(name.utf8.count)
+    static func isValidHostLabel(_ name: String) -> Bool { isLabelValue(name, maxLength: 63) }
+
+    /// 1 to `maxLength` of `[A-Za-z0-9._-]`: a word a log line, a Docker label and a Prometheus
+    /// label value carry as it is.
+    public static func isLabelValue(_ name: String, maxLength: Int) -> Bool {
+        (1...maxLength).contains(name.utf8.count)
             && name.utf8.allSatisfy { byte in
                 (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) || byte == 0x2e || byte == 0x2d
                     || byte == 0x5f
             }
     }
 
-    /// Auth is on when an API key or a non-empty `AUTH_TOKEN` is configured.
-    public var authEnabled: Bool { !apiKeys.isEmpty || authToken != nil }
+    /// Auth is on when an API key, a non-empty `AUTH_TOKEN` or a keys file is configured.
+    public var authEnabled: Bool { !apiKeys.isEmpty || authToken != nil || apiKeysFile != nil }
 
     public var defaultMemoryBytes: Int64 { ByteSize.parse(defaultMemory) ?? 256 * ByteSize.mebibyte }
     public var defaultDiskBytes: Int64 { ByteSize.parse(defaultDisk) ?? 512 * ByteSize.mebibyte }
@@ -176,6 +183,7 @@ public struct ServiceSettings: Sendable {
         if let value = text("CODE_RUNNER_API_KEYS") {
             apiKeys = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        if let value = text("API_KEYS_FILE"), !value.trimmingCharacters(in: .whitespaces).isEmpty { apiKeysFile = value }
         integer("CLEANUP_INTERVAL_HOURS", &cleanupIntervalHours)
         integer("CLEANUP_MAX_AGE_DAYS", &cleanupMaxAgeDays)
         if let value = text("RUNTIME_DIR"), !value.isEmpty { runtimeDirectory = value }

@@ -56,7 +56,7 @@ struct ConcurrentWriterTests {
                     switch outcome {
                     case .created(let job): created.append(job.publicID)
                     case .repeated(let job): repeated.append(job.publicID)
-                    case .conflict, .queueFull: Issue.record("unexpected outcome \(outcome)")
+                    case .conflict, .queueFull, .ownerQueueFull, .rateLimited: Issue.record("unexpected outcome \(outcome)")
                     }
                 }
                 #expect(created.count == 1, "depth \(String(describing: depth))")

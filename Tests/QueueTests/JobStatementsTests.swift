@@ -23,9 +23,12 @@ struct JobStatementsTests {
         let store = try SQLiteJobStore(path: temporaryDatabasePath())
         try await enqueueJobs(store, count: 3)
         let plans: [(String, SQL)] = [
-            ("jobs_claimable", try await sql(store, JobStatements.claim(worker: "w", limit: 8, leaseSeconds: 30))),
-            ("jobs_claimable", try await sql(store, JobStatements.anyClaimable())),
-            ("jobs_claimable", try await sql(store, JobStatements.count(.queued))),
+            ("jobs_fair", try await sql(store, JobStatements.claim(worker: "w", limit: 8, leaseSeconds: 30))),
+            ("jobs_fair", try await sql(store, JobStatements.claimCapped(worker: "w", limit: 8, leaseSeconds: 30))),
+            ("jobs_fair", try await sql(store, JobStatements.anyClaimable())),
+            ("jobs_fair", try await sql(store, JobStatements.count(.queued))),
+            ("jobs_fair_by_owner", try await sql(store, JobStatements.fairTime(of: NewJob(kind: .run, owner: "o", payload: Data())))),
+            ("jobs_fair_by_owner", try await sql(store, JobStatements.queuedCount(owner: "o", upTo: 5))),
             ("jobs_leased", try await sql(store, JobStatements.count(.running))),
             ("jobs_leased", try await sql(store, JobStatements.anyExpired())),
             ("jobs_leased", JobStatements.requeueExpired()),

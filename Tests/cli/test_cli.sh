@@ -347,6 +347,13 @@ cli run --output-file '../etc/passwd' "$work/writes.py"
 check "run --output-file outside the work dir: refused (65) naming output_files.0" eval 'status_is 65 && err_has "output_files.0"'
 offline run --output-file '*.txt' --tests "$work/pass.json" "$work/adder.py"
 check "run --output-file with --tests: a usage error (64)" eval 'status_is 64 && err_has "--output-file cannot be combined with --tests"'
+# priority: sent as given; above the key's (1 for a CODE_RUNNER_API_KEYS key) the service's 422 names it
+offline run --priority 11 "$work/writes.py"
+check "run --priority 11: a usage error (64)" eval 'status_is 64 && err_has "--priority must be from 0 to 10"'
+cli run --priority 0 "$work/writes.py"
+check "run --priority 0: runs" eval 'status_is 0 && out_is wrote'
+cli run --priority 2 "$work/writes.py"
+check "run --priority above the key's: refused (65) naming priority" eval 'status_is 65 && err_has "priority" && err_has "this API key'"'"'s priority"'
 cli health --url http://127.0.0.1:1
 check "unreachable service (69)" eval 'status_is 69 && err_has "cannot reach the service"'
 

@@ -20,8 +20,14 @@ struct AppDependencies: Sendable {
     /// authenticated client gets its 401/403 without the body being read, so it cannot make
     /// the API spend CPU or memory on it (security review, issue 22).
     func authenticatedBody(of request: Request) async throws -> (owner: String, body: JSONValue) {
-        let owner = try authenticator.owner(of: request)
-        return (owner, try await RequestBody.json(from: request))
+        let (key, body) = try await authenticatedRequest(of: request)
+        return (key.owner, body)
+    }
+
+    /// `authenticatedBody(of:)` with the calling key itself (its name and limits).
+    func authenticatedRequest(of request: Request) async throws -> (key: APIKey, body: JSONValue) {
+        let key = try authenticator.caller(of: request)
+        return (key, try await RequestBody.json(from: request))
     }
 }
 

@@ -3,37 +3,34 @@ import Hummingbird
 import Queue
 
 /// The seed's authentication (section 3), applied to every route but `/`, `/health` and
-/// `/openapi.json`: `X-API-Key` first, then `Authorization: Bearer <AUTH_TOKEN>`, with
-/// constant-time comparisons over bytes (so non-ASCII values are a 401/403, never a 500).
+/// `/openapi.json`: `X-API-Key` first, then `Authorization: Bearer`, looked up by their SHA-256
+/// in the `KeyRegistry` (so non-ASCII values are a 401/403, never a 500, and no comparison
+/// touches a key). `X-API-Key` takes the keys file's keys and `CODE_RUNNER_API_KEYS`; a bearer
+/// token, the keys file's keys and `AUTH_TOKEN`.
 ///
-/// The answer is the caller's *owner* fingerprint: jobs belong to the credential that created
-/// them, stored as a SHA-256 so no credential is written to the database.
+/// The answer is the calling key (`APIKey`): its name, its limits and the *owner* fingerprint
+/// its jobs belong to, stored as a SHA-256 so no credential is written to the database.
 struct Authenticator: Sendable {
     static let notAuthenticated = "Not authenticated. Provide X-API-Key header or Authorization Bearer token."
 
-    private let apiKeys: [[UInt8]]
-    private let bearerToken: [UInt8]?
+    let registry: KeyRegistry
 
-    init(apiKeys: [String], authToken: String?) {
-        self.apiKeys = apiKeys.map { Array($0.utf8) }
-        self.bearerToken = authToken.map { Array($0.utf8) }
-    }
-
-    var isEnabled: Bool { !apiKeys.isEmpty || bearerToken != nil }
+    var isEnabled: Bool { registry.isEnabled }
 
     /// The owner of the request, or the 401/403 the seed answers.
     func owner(of request: Request) throws(APIError) -> String {
-        guard isEnabled else { return "" }
+        try caller(of: request).owner
+    }
+
+    /// The key of the request (`APIKey.anonymous` when auth is off), or the 401/403 the seed answers.
+    func caller(of request: Request) throws(APIError) -> APIKey {
+        guard isEnabled else { return .anonymous }
         let key = request.headers[.apiKey].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
-        if let key, apiKeys.contains(where: { Self.constantTimeEquals($0, key) }) {
-            return "key:" + SHA256.hexDigest(key)
-        }
-        if let token = bearerToken, let authorization = request.headers[.authorization] {
+        if let key, let found = registry.apiKey(key) { return found }
+        if let authorization = request.headers[.authorization] {
             let prefix = Array("Bearer ".utf8)
             let value = Array(authorization.utf8)
-            if value.starts(with: prefix), Self.constantTimeEquals(Array(value.dropFirst(prefix.count)), token) {
-                return "token:" + SHA256.hexDigest(token)
-            }
+            if value.starts(with: prefix), let found = registry.bearer(Array(value.dropFirst(prefix.count))) { return found }
         }
         if key != nil { throw APIError(.forbidden, "Invalid API Key") }
         throw APIError(.unauthorized, Self.notAuthenticated, headers: [.wwwAuthenticate: "Bearer"])

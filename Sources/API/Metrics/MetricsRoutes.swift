@@ -82,6 +82,7 @@ struct MetricsRoutes: Sendable {
                 ]
             )
         }
+        TenantMetrics.gauges(try await store.countsByOwner(), registry: dependencies.authenticator.registry, into: &text)
         text.samples(try await store.metricSamples(), catalog: WorkerMetricFamily.catalog)
         var body = APIMetrics.registry.emitToBuffer()
         body.append(contentsOf: text.output.utf8)

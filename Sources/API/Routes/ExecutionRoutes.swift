@@ -15,8 +15,9 @@ struct ExecutionRoutes: Sendable {
     /// Validates, stores the job and waits for a worker to finish it; 202 when it takes longer
     /// than its own timeout plus `RUN_WAIT_SLACK`.
     func run(_ request: Request) async throws -> Response {
-        let (payload, owner, callbackURL) = try await admit(request, requireWorkers: true)
-        let job = try await store(payload, owner: owner, callbackURL: callbackURL)
+        let admission = try await admit(request, requireWorkers: true)
+        let (payload, owner) = (admission.payload, admission.key.owner)
+        let job = try await store(admission)
         if Self.wantsEventStream(request) {
             try await dependencies.store.watchOutput(of: job.id)
             var headers: HTTPFields = [:]
@@ -51,22 +52,16 @@ struct ExecutionRoutes: Sendable {
 
     /// Validates and stores the job; 202 with its id. Honours `Idempotency-Key`.
     func submit(_ request: Request) async throws -> Response {
-        let (payload, owner, callbackURL) = try await admit(request, requireWorkers: false)
+        let admission = try await admit(request, requireWorkers: false)
         let key = request.headers[.idempotencyKey].flatMap { $0.isEmpty ? nil : $0 }
-        let hash = key.map { _ in Self.fingerprint(of: payload, callbackURL: callbackURL) }
+        let hash = key.map { _ in Self.fingerprint(of: admission.payload, callbackURL: admission.callbackURL) }
         let outcome = try await dependencies.store.enqueue(
-            NewJob(
-                kind: .run,
-                owner: owner,
-                payload: JSONEncoder().encode(payload),
-                idempotencyKey: key,
-                requestHash: hash,
-                callbackURL: callbackURL
-            ),
+            try admission.newJob(idempotencyKey: key, requestHash: hash),
             maxQueueDepth: dependencies.settings.maxQueueDepth
         )
         switch outcome {
         case .created(let job):
+            TenantMetrics.accepted(admission.key)
             return JSONResponse.make(
                 status: .accepted,
                 body: ["job_id": job.publicID, "status": job.state.rawValue],
@@ -76,21 +71,74 @@ struct ExecutionRoutes: Sendable {
             return JSONResponse.make(body: JobView(job: job), headers: [.location: "/jobs/\(job.publicID)"])
         case .conflict:
             throw APIError(.conflict, "Idempotency-Key '\(key ?? "")' was already used with a different request.")
-        case .queueFull:
-            throw Self.queueFull
+        case .queueFull, .ownerQueueFull, .rateLimited:
+            throw Self.refusal(outcome, of: admission.key)
+        }
+    }
+
+    /// A validated run request, ready to store: its payload and the calling key.
+    struct Admission: Sendable {
+        var payload: RunPayload
+        var key: APIKey
+        var callbackURL: String?
+        /// The job's `priority`: the request's, else the key's.
+        var priority: Int
+
+        func newJob(idempotencyKey: String? = nil, requestHash: String? = nil) throws -> NewJob {
+            NewJob(
+                kind: .run,
+                owner: key.owner,
+                payload: try JSONEncoder().encode(payload),
+                idempotencyKey: idempotencyKey,
+                requestHash: requestHash,
+                callbackURL: callbackURL,
+                priority: priority,
+                weight: key.limits.priority,
+                quota: key.limits.quota
+            )
+        }
+    }
+
+    /// The 429 of an enqueue the queue refused (`.queueFull`, or one of the key's quotas),
+    /// counted against the key when it was the key's limit.
+    static func refusal(_ outcome: EnqueueOutcome, of key: APIKey) -> APIError {
+        switch outcome {
+        case .ownerQueueFull(let limit):
+            TenantMetrics.rejected(key, limit: "max_queued")
+            return APIError(
+                .tooManyRequests,
+                "API key '\(key.name)' has \(limit) jobs queued (max_queued \(limit)); retry later.",
+                headers: [.retryAfter: "5"]
+            )
+        case .rateLimited(let limit, let retryAfter):
+            TenantMetrics.rejected(key, limit: "runs_per_minute")
+            let seconds = max(1, Int(retryAfter.rounded(.up)))
+            return APIError(
+                .tooManyRequests,
+                "API key '\(key.name)' reached runs_per_minute (\(limit)); retry in \(seconds) s.",
+                headers: [.retryAfter: "\(seconds)"]
+            )
+        default:
+            return queueFull
         }
     }
 
     /// Auth → JSON → fields → empty → size → file names → image → workers. The seed parsed the
     /// JSON before authenticating (a malformed body without credentials was a 422); here the
     /// body is not read before the 401/403, so anonymous clients cannot make us parse it.
-    private func admit(_ request: Request, requireWorkers: Bool) async throws -> (RunPayload, owner: String, callbackURL: String?) {
-        let (owner, body) = try await dependencies.authenticatedBody(of: request)
+    private func admit(_ request: Request, requireWorkers: Bool) async throws -> Admission {
+        let (key, body) = try await dependencies.authenticatedRequest(of: request)
+        let owner = key.owner
         let settings = dependencies.settings
         let run: RunRequest
         switch RunRequest.validate(body, settings: settings) {
         case .success(let valid): run = valid
         case .failure(let error): throw error
+        }
+        let refusals = KeyLimitCheck.refusals(of: run, limits: key.limits)
+        if !refusals.isEmpty {
+            for refusal in refusals { TenantMetrics.rejected(key, limit: refusal.limit) }
+            throw APIError.validation(refusals.map(\.issue))
         }
         if run.code.isEmpty && (run.entrypoint ?? "").isEmpty {
             throw APIError(.badRequest, "Either code or entrypoint must be provided.")
@@ -117,6 +165,7 @@ struct ExecutionRoutes: Sendable {
             reportsEmpty: true
         )
         run.apply(to: &payload, runtime: runtime, caps: caps)
+        KeyLimitCheck.lowerDefaults(of: &payload, run: run, limits: key.limits)
         if payload.isNetworked, let refusal = EgressAvailability(workers: workers).refusal(of: "Networked runs") {
             throw refusal
         }
@@ -134,7 +183,7 @@ struct ExecutionRoutes: Sendable {
             )
             try await dependencies.store.touchPrebuild(prebuild.key)
         }
-        return (payload, owner, run.callbackURL)
+        return Admission(payload: payload, key: key, callbackURL: run.callbackURL, priority: run.priority ?? key.limits.priority)
     }
 
     /// The catalogue entry of a runtime image; 404 for an image no live worker has (runtime)
@@ -175,14 +224,14 @@ struct ExecutionRoutes: Sendable {
         }
     }
 
-    private func store(_ payload: RunPayload, owner: String, callbackURL: String?) async throws -> Job {
-        let outcome = try await dependencies.store.enqueue(
-            NewJob(kind: .run, owner: owner, payload: JSONEncoder().encode(payload), callbackURL: callbackURL),
-            maxQueueDepth: dependencies.settings.maxQueueDepth
-        )
+    private func store(_ admission: Admission) async throws -> Job {
+        let outcome = try await dependencies.store.enqueue(try admission.newJob(), maxQueueDepth: dependencies.settings.maxQueueDepth)
         switch outcome {
-        case .created(let job), .repeated(let job), .conflict(let job): return job
-        case .queueFull: throw Self.queueFull
+        case .created(let job):
+            TenantMetrics.accepted(admission.key)
+            return job
+        case .repeated(let job), .conflict(let job): return job
+        case .queueFull, .ownerQueueFull, .rateLimited: throw Self.refusal(outcome, of: admission.key)
         }
     }
 

@@ -28,6 +28,8 @@ struct OperationsRoutes: Sendable {
         var egress: String
         /// Why, when `egress` is `unavailable`.
         var egress_problem: String?
+        /// Where the API's keys come from, and the keys file's state (`KeyRegistry.Status`).
+        var api_keys: APIKeys
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -40,10 +42,27 @@ struct OperationsRoutes: Sendable {
             try container.encode(last_cleanup, forKey: .last_cleanup)  // null until the first run
             try container.encode(egress, forKey: .egress)
             try container.encode(egress_problem, forKey: .egress_problem)
+            try container.encode(api_keys, forKey: .api_keys)
         }
 
         enum CodingKeys: String, CodingKey {
-            case status, docker_connected, auth_enabled, workers, hosts, queue, last_cleanup, egress, egress_problem
+            case status, docker_connected, auth_enabled, workers, hosts, queue, last_cleanup, egress, egress_problem, api_keys
+        }
+    }
+
+    /// `/health`'s `api_keys`: nulls written out, so clients see every field.
+    struct APIKeys: Encodable {
+        var status: KeyRegistry.Status
+
+        enum CodingKeys: String, CodingKey { case source, path, keys, loaded_at, error }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(status.source.rawValue, forKey: .source)
+            try container.encode(status.path, forKey: .path)
+            try container.encode(status.keys, forKey: .keys)
+            try container.encode(status.loadedAt?.timeIntervalSince1970.iso8601, forKey: .loaded_at)
+            try container.encode(status.error, forKey: .error)
         }
     }
 
@@ -78,7 +97,8 @@ struct OperationsRoutes: Sendable {
                     )
                 },
                 egress: egress.name,
-                egress_problem: egressProblem
+                egress_problem: egressProblem,
+                api_keys: APIKeys(status: dependencies.authenticator.registry.status)
             )
         )
     }

@@ -142,7 +142,7 @@ struct PrebuildRoutes: Sendable {
         )
         switch outcome {
         case .created(let job), .repeated(let job), .conflict(let job): return job
-        case .queueFull: throw ExecutionRoutes.queueFull
+        case .queueFull, .ownerQueueFull, .rateLimited: throw ExecutionRoutes.queueFull
         }
     }
 

@@ -54,6 +54,11 @@ struct RunRequest: Sendable {
     /// | a pattern `outputPatternProblem` refuses (empty, absolute, `..`, over 255 bytes, ...) | 422 at its index |
     /// | with `tests` (judge mode) | 422 at the field |
     var outputFiles: [String]?
+    /// `priority`: 0...`FairShare.maxPriority`, orders the key's own jobs (the key's ceiling is
+    /// checked by `KeyLimitCheck`); nil: the key's priority.
+    var priority: Int?
+    /// The fields as given, for the per-key checks' answers (`KeyLimitCheck`).
+    var given: [String: JSONValue] = [:]
 
     /// Names a run may not set. The ones that matter here are the image entrypoint's: the
     /// supervisor and `setup-run.sh` read `RT_DEFAULT_CMD` (the runtime's command) and
@@ -289,6 +294,15 @@ struct RunRequest: Sendable {
             }
         }
 
+        var priority: Int?
+        if let lax = field("priority"), let value = take(lax.integer()) {
+            if let issue = LaxValue.bounded(value, 0, FairShare.maxPriority, at: lax, asJSON: { .integer(Int64($0)) }) {
+                issues.append(issue)
+            } else {
+                priority = value
+            }
+        }
+
         guard issues.isEmpty else { return .failure(.validation(issues)) }
         return .success(
             RunRequest(
@@ -308,7 +322,9 @@ struct RunRequest: Sendable {
                 prebuildSpec: prebuildSpec,
                 judge: judge,
                 callbackURL: callbackURL,
-                outputFiles: outputFiles
+                outputFiles: outputFiles,
+                priority: priority,
+                given: fields
             )
         )
     }

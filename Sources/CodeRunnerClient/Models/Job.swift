@@ -25,6 +25,9 @@ public struct Job: Sendable, Equatable, Codable {
     public var finishedAt: Date?
     /// How many times a worker took the job.
     public var attempts: Int?
+    /// The job's ``RunRequest/priority`` (its key's when the request gave none); `nil` from a
+    /// service without priorities.
+    public var priority: Int?
     /// The program's outcome once `completed` (lists leave it out).
     public var result: ExecutionResult?
     /// Why the service could not run it, once `failed`.
@@ -46,7 +49,7 @@ public struct Job: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id = "job_id"
-        case kind, status, attempts, result, error, callback
+        case kind, status, attempts, priority, result, error, callback
         case createdAt = "created_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
@@ -61,6 +64,7 @@ public struct Job: Sendable, Equatable, Codable {
         startedAt = try Timestamp.decode(container, .startedAt)
         finishedAt = try Timestamp.decode(container, .finishedAt)
         attempts = try container.decodeIfPresent(Int.self, forKey: .attempts)
+        priority = try container.decodeIfPresent(Int.self, forKey: .priority)
         result = try container.decodeIfPresent(ExecutionResult.self, forKey: .result)
         error = try container.decodeIfPresent(Failure.self, forKey: .error)
         callback = try container.decodeIfPresent(JobCallback.self, forKey: .callback)
@@ -75,6 +79,7 @@ public struct Job: Sendable, Equatable, Codable {
         try container.encode(startedAt.map(Timestamp.string), forKey: .startedAt)
         try container.encode(finishedAt.map(Timestamp.string), forKey: .finishedAt)
         try container.encodeIfPresent(attempts, forKey: .attempts)
+        try container.encodeIfPresent(priority, forKey: .priority)
         try container.encode(result, forKey: .result)
         try container.encode(error, forKey: .error)
         try container.encode(callback, forKey: .callback)

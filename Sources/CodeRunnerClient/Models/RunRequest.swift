@@ -61,6 +61,10 @@ public struct RunRequest: Sendable, Equatable, Codable {
     /// after the run, in ``ExecutionResult/files``; at most 32. `nil`: only the runtime's
     /// automatic ones (Python's matplotlib figures); `[]`: none at all.
     public var outputFiles: [String]?
+    /// Orders the API key's own jobs, 0...10, higher first (`nil`: the key's priority, its
+    /// ceiling). It never lets a key pass other keys' share of the workers: keys with queued
+    /// work are served round-robin, weighted by their priority in the service's `API_KEYS_FILE`.
+    public var priority: Int?
 
     /// A run of `code` with `runtime`.
     public init(
@@ -82,7 +86,8 @@ public struct RunRequest: Sendable, Equatable, Codable {
         floatTolerance: Double? = nil,
         stopOnFirstFailure: Bool? = nil,
         callbackURL: String? = nil,
-        outputFiles: [String]? = nil
+        outputFiles: [String]? = nil,
+        priority: Int? = nil
     ) {
         self.code = code
         self.image = runtime.rawValue
@@ -103,6 +108,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
         self.stopOnFirstFailure = stopOnFirstFailure
         self.callbackURL = callbackURL
         self.outputFiles = outputFiles
+        self.priority = priority
     }
 
     /// A run of `code` in the prebuilt image `tag` (with or without its `prebuilt-` prefix).
@@ -128,7 +134,7 @@ public struct RunRequest: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case code, image, files, entrypoint, stdin, timeout, cpus, environment, tests, compare
+        case code, image, files, entrypoint, stdin, timeout, cpus, environment, tests, compare, priority
         case memoryLimit = "mem_limit"
         case cpuShares = "cpu_shares"
         case diskLimit = "disk_limit"

@@ -82,7 +82,11 @@ enum PostgresJobStatements {
         "SELECT pg_advisory_xact_lock(hashtext('code-runner enqueue ' || current_schema()))"
     }
 
-    /// Inserts `job` as `queued`, due now, under `publicID`; no row when a job with its
+    /// Inserts `job` as `queued`, due now, under `publicID`, stamped with its `fair_time` as
+    /// `JobStatements.fairTime(of:)` tells, through the function `code_runner_fair_time`
+    /// (`PostgresMigrations` step 5): PL/pgSQL keeps its queries' plans for the session, where
+    /// the same subqueries in this statement were planned again for every insert (the planning
+    /// cost more than the insert); no row when a job with its
     /// `unique_key` exists. The caller picks the public id once, so an insert run again after a
     /// lost answer meets its own row (a unique violation on `public_id`) instead of storing the
     /// job twice.
@@ -95,11 +99,13 @@ enum PostgresJobStatements {
     ) throws -> PostgresQuery {
         try """
         INSERT INTO jobs (public_id, kind, state, owner, idempotency_key, request_hash,
-            unique_key, payload, max_attempts, run_at, created_at, callback_url, callback_status)
+            unique_key, payload, max_attempts, run_at, created_at, callback_url, callback_status, priority, fair_time)
         VALUES (\(publicID), \(job.kind.rawValue), \(unescaped: literal(.queued)), \(job.owner),
             \(job.idempotencyKey), \(job.requestHash), \(job.uniqueKey), \(job.payload), \(job.maxAttempts),
             \(unescaped: now), \(unescaped: now),
-            \(job.callbackURL), \(job.callbackURL == nil ? nil : CallbackStatus.pending.rawValue))
+            \(job.callbackURL), \(job.callbackURL == nil ? nil : CallbackStatus.pending.rawValue),
+            \(job.priority), code_runner_fair_time(\(job.owner), \(job.priority)::integer,
+                \(FairShare.highestLevel(of: job))::integer, \(FairShare.step(weight: job.weight))::float8))
         ON CONFLICT (unique_key) DO NOTHING
         RETURNING *\(unescaped: notifyColumn(channel))
         """
@@ -116,20 +122,99 @@ enum PostgresJobStatements {
         return ", pg_notify('\(channel)', '') AS notified"
     }
 
-    /// Takes up to `limit` claimable jobs, the earliest due first, skipping rows another
-    /// claimer has locked; each becomes `running` under a fresh token held by `worker`.
+    /// Takes up to `limit` claimable jobs in `fair_time` order (`FairShare`), skipping rows another
+    /// claimer has locked; each becomes `running` under a fresh token held by `worker`. For a
+    /// queue where no owner has a cap on running jobs (`claimCapped` otherwise).
     static func claim(worker: String, limit: Int, leaseSeconds: Double) -> PostgresQuery {
         """
         WITH picked AS MATERIALIZED (
             SELECT id FROM jobs WHERE \(unescaped: isClaimable)
-            ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-        UPDATE jobs SET state = \(unescaped: literal(.running)), attempts = attempts + 1,
-            lease_token = \(unescaped: newToken), lease_owner = \(worker),
-            lease_expires_at = \(unescaped: now) + \(leaseSeconds), started_at = \(unescaped: now)
+            ORDER BY fair_time, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+        UPDATE jobs SET \(unescaped: claimed), lease_owner = \(worker), lease_expires_at = \(unescaped: now) + \(leaseSeconds)
         FROM picked WHERE jobs.id = picked.id
         RETURNING jobs.*
         """
     }
+
+    /// `claim` where some owners have a cap on running jobs, as `JobStatements.claimCapped`.
+    /// The caller runs it after `claimLock`, in the same transaction: claims that count running
+    /// jobs are serialised, and this statement's snapshot, taken after the lock, sees every
+    /// claim committed before, so a cap holds across all workers and hosts.
+    static func claimCapped(worker: String, limit: Int, leaseSeconds: Double) -> PostgresQuery {
+        """
+        WITH caps AS MATERIALIZED (
+            SELECT t.owner, t.max_running - (
+                SELECT count(*) FROM jobs r WHERE r.state = \(unescaped: literal(.running)) AND r.owner = t.owner) AS room
+            FROM tenants t WHERE t.max_running IS NOT NULL),
+        candidates AS MATERIALIZED (
+            SELECT id, owner, fair_time FROM jobs
+            WHERE \(unescaped: isClaimable) AND owner NOT IN (SELECT owner FROM caps WHERE room <= 0)
+            ORDER BY fair_time, id LIMIT \(FairShare.claimWindow(limit: limit)) FOR UPDATE SKIP LOCKED),
+        picked AS MATERIALIZED (
+            SELECT id FROM (
+                SELECT c.id, c.fair_time, caps.room,
+                    row_number() OVER (PARTITION BY c.owner ORDER BY c.fair_time, c.id) AS n
+                FROM candidates c LEFT JOIN caps ON caps.owner = c.owner) AS ranked
+            WHERE room IS NULL OR n <= room ORDER BY fair_time, id LIMIT \(limit))
+        UPDATE jobs SET \(unescaped: claimed), lease_owner = \(worker), lease_expires_at = \(unescaped: now) + \(leaseSeconds)
+        FROM picked WHERE jobs.id = picked.id
+        RETURNING jobs.*
+        """
+    }
+
+    /// Serialises the claims of `claimCapped` (the lock ends with the transaction).
+    static func claimLock() -> PostgresQuery {
+        "SELECT pg_advisory_xact_lock(hashtext('code-runner capped claim ' || current_schema()))"
+    }
+
+    /// The `SET` list of a claim, but the lease's holder and end.
+    private static let claimed =
+        "state = \(literal(.running)), attempts = attempts + 1, lease_token = \(newToken), started_at = \(now)"
+
+    /// Whether any owner has a cap on running jobs.
+    static func anyCap() -> PostgresQuery {
+        "SELECT EXISTS(SELECT 1 FROM tenants WHERE max_running IS NOT NULL)"
+    }
+
+    /// Serialises the enqueues of one owner that check its quota (`OwnerQuota`).
+    static func ownerEnqueueLock(_ owner: String) -> PostgresQuery {
+        "SELECT pg_advisory_xact_lock(hashtext('code-runner enqueue ' || current_schema() || ' ' || \(owner)))"
+    }
+
+    /// As `JobStatements.queuedCount`.
+    static func queuedCount(owner: String, upTo limit: Int) -> PostgresQuery {
+        """
+        SELECT count(*) FROM (
+            SELECT 1 FROM jobs WHERE owner = \(owner) AND state = \(unescaped: literal(.queued)) LIMIT \(limit)) AS queued
+        """
+    }
+
+    /// As `JobStatements.rateWindowLeft`.
+    static func rateWindowLeft(owner: String, count: Int) -> PostgresQuery {
+        """
+        SELECT created_at + 60 - \(unescaped: now) FROM jobs
+        WHERE owner = \(owner) AND kind = \(JobKind.run.rawValue) ORDER BY id DESC LIMIT 1 OFFSET \(count - 1)
+        """
+    }
+
+    /// As `JobStatements.countsByOwner`.
+    static func countsByOwner() -> PostgresQuery {
+        """
+        SELECT owner, count(*) FILTER (WHERE state = \(unescaped: literal(.queued))) AS queued,
+            count(*) FILTER (WHERE state = \(unescaped: literal(.running))) AS running
+        FROM jobs WHERE state IN (\(unescaped: literal(.queued)), \(unescaped: literal(.running))) GROUP BY owner
+        """
+    }
+
+    // MARK: - tenants (`Tenant`)
+
+    static let deleteTenants: PostgresQuery = "DELETE FROM tenants"
+
+    static func insert(_ tenant: Tenant) -> PostgresQuery {
+        "INSERT INTO tenants (owner, name, max_running) VALUES (\(tenant.owner), \(tenant.name), \(tenant.maxRunning))"
+    }
+
+    static let tenants: PostgresQuery = "SELECT owner, name, max_running FROM tenants ORDER BY owner"
 
     static func extendLeases(_ leases: [Lease], worker: String, leaseSeconds: Double) -> PostgresQuery {
         """

@@ -25,6 +25,8 @@ public final class PostgresJobStore: JobStore {
     var callDeadline: Duration { Self.callDeadline }
     private let running: Task<Void, Never>
     private let outage = Mutex<ContinuousClock.Instant?>(nil)
+    /// The last answer of `capsExist`, and when it was read.
+    private let caps = Mutex<(exist: Bool, readAt: ContinuousClock.Instant)?>(nil)
     /// How long after an outage the reaper waits (`LEASE_SECONDS`): the holders of leases that
     /// expired while nobody could heartbeat renew them first.
     let outageGrace: Double
@@ -238,13 +240,18 @@ public final class PostgresJobStore: JobStore {
             return try await Self.announcing(in: feed) { channel in
                 // Without a depth limit or a key to check, the insert is the whole enqueue: one
                 // statement, one round trip (its own transaction).
-                if maxQueueDepth == nil && newJob.idempotencyKey == nil {
+                let quota = newJob.quota.flatMap { $0.isEmpty ? nil : $0 }
+                if maxQueueDepth == nil && newJob.idempotencyKey == nil && quota == nil {
                     let query = try PostgresJobStatements.enqueue(newJob, publicID: publicID, notifying: channel)
                     return try Self.created(from: try await rows(query, "enqueueing a job"), newJob)
                 }
                 return try await inTransaction("enqueueing a job") { [logger] connection in
+                    // The global lock covers the owner's quota too; an owner's quota alone
+                    // serialises only that owner's enqueues.
                     if maxQueueDepth != nil {
                         try await connection.query(PostgresJobStatements.enqueueLock(), logger: logger)
+                    } else if quota != nil {
+                        try await connection.query(PostgresJobStatements.ownerEnqueueLock(newJob.owner), logger: logger)
                     }
                     if let key = newJob.idempotencyKey,
                         let outcome = try await Self.repeatedRequest(key: key, of: newJob, on: connection, logger: logger)
@@ -254,6 +261,9 @@ public final class PostgresJobStore: JobStore {
                     if let limit = maxQueueDepth {
                         let queued = try await connection.query(PostgresJobStatements.queueDepth(), logger: logger).collect()
                         if try queued.first?.decode(Int.self) ?? 0 >= limit { return .queueFull }
+                    }
+                    if let quota, let refusal = try await Self.refusal(of: newJob.owner, by: quota, on: connection, logger: logger) {
+                        return refusal
                     }
                     let query = try PostgresJobStatements.enqueue(newJob, publicID: publicID, notifying: channel)
                     return try Self.created(from: try await connection.query(query, logger: logger).collect(), newJob)
@@ -270,6 +280,25 @@ public final class PostgresJobStore: JobStore {
             guard let outcome else { throw error }
             return outcome
         }
+    }
+
+    /// As `SQLiteJobStore`'s: the owner's quota's answer to one more job, under the enqueue's lock.
+    private static func refusal(
+        of owner: String,
+        by quota: OwnerQuota,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> EnqueueOutcome? {
+        if let limit = quota.maxQueued {
+            let rows = try await connection.query(PostgresJobStatements.queuedCount(owner: owner, upTo: limit), logger: logger).collect()
+            if try rows.first?.decode(Int.self) ?? 0 >= limit { return .ownerQueueFull(limit: limit) }
+        }
+        if let limit = quota.runsPerMinute {
+            let rows = try await connection.query(PostgresJobStatements.rateWindowLeft(owner: owner, count: limit), logger: logger)
+                .collect()
+            if let left = try rows.first?.decode(Double.self), left > 0 { return .rateLimited(limit: limit, retryAfter: left) }
+        }
+        return nil
     }
 
     /// The job the insert returned; no row means a job with its unique key exists.
@@ -332,6 +361,28 @@ public final class PostgresJobStore: JobStore {
         return QueueCounts(queued: queued, running: running)
     }
 
+    public func countsByOwner() async throws -> [OwnerCounts] {
+        try await rows(PostgresJobStatements.countsByOwner(), "counting jobs by owner").map { row in
+            let (owner, queued, running) = try row.decode((String, Int, Int).self)
+            return OwnerCounts(owner: owner, queued: queued, running: running)
+        }
+    }
+
+    public func replaceTenants(_ tenants: [Tenant]) async throws {
+        try await inTransaction("recording the keys' caps") { [logger] connection in
+            try await connection.query(PostgresJobStatements.deleteTenants, logger: logger)
+            for tenant in tenants { try await connection.query(PostgresJobStatements.insert(tenant), logger: logger) }
+        }
+        caps.withLock { $0 = nil }
+    }
+
+    public func tenants() async throws -> [Tenant] {
+        try await rows(PostgresJobStatements.tenants, "reading the keys' caps").map { row in
+            let (owner, name, maxRunning) = try row.decode((String, String, Int?).self)
+            return Tenant(owner: owner, name: name, maxRunning: maxRunning)
+        }
+    }
+
     // MARK: - worker side
 
     /// An empty claim writes nothing: claim at once.
@@ -343,7 +394,7 @@ public final class PostgresJobStore: JobStore {
 
     public func claim(worker: String, limit: Int, leaseSeconds: Double) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
-        let query = PostgresJobStatements.claim(worker: worker, limit: limit, leaseSeconds: leaseSeconds)
+        let capped = try await capsExist()
         let giveBack: @Sendable ([PostgresRow]) async -> Void = { [client, logger] rows in
             // Claimed after this worker stopped waiting: give the jobs back (no attempt used).
             for lease in rows.compactMap({ try? Lease(postgres: $0) }) {
@@ -356,12 +407,34 @@ public final class PostgresJobStore: JobStore {
         }
         let rows = try await noticingOutages {
             try await Deadline.run(within: callDeadline, "claiming jobs", lateSuccess: giveBack) { [client, logger] in
-                try await Self.reconnecting(true, logger: logger) { try await client.query(query, logger: logger).collect() }
+                try await Self.reconnecting(true, logger: logger) {
+                    guard capped else {
+                        let query = PostgresJobStatements.claim(worker: worker, limit: limit, leaseSeconds: leaseSeconds)
+                        return try await client.query(query, logger: logger).collect()
+                    }
+                    return try await Self.transaction(client: client, logger: logger) { connection in
+                        try await connection.query(PostgresJobStatements.claimLock(), logger: logger)
+                        let query = PostgresJobStatements.claimCapped(worker: worker, limit: limit, leaseSeconds: leaseSeconds)
+                        return try await connection.query(query, logger: logger).collect()
+                    }
+                }
             }
         }
         return try rows.map { row in ClaimedJob(job: try Job(postgres: row), lease: try Lease(postgres: row)) }
             .sorted { $0.job.id < $1.job.id }
     }
+
+    /// Whether some owner has a cap on running jobs (`Tenant.maxRunning`), read at most once a
+    /// second (`capsRefresh`): claims then take the serialised `claimCapped`. So a cap the API
+    /// writes applies to claims within a second; until then claims run as before.
+    private func capsExist() async throws -> Bool {
+        if let known = caps.withLock({ $0 }), known.readAt.duration(to: .now) < Self.capsRefresh { return known.exist }
+        let exist = try await rows(PostgresJobStatements.anyCap(), "reading caps").first?.decode(Bool.self) ?? false
+        caps.withLock { $0 = (exist, .now) }
+        return exist
+    }
+
+    static let capsRefresh: Duration = .seconds(1)
 
     public func heartbeat(_ status: WorkerStatus, holding leases: [Lease], leaseSeconds: Double) async throws -> Set<Lease> {
         let images = String(decoding: try JSONEncoder().encode(status.images), as: UTF8.self)

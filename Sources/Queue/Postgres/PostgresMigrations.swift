@@ -162,6 +162,40 @@ enum PostgresMigrations {
         ],
         // 4: jobs someone streams (`PostgresOutputStatements.watch`)
         ["CREATE TABLE output_watchers (job_id bigint PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE)"],
+        // 5: fair scheduling across owners, as SQLite's step 12 (`FairShare`)
+        [
+            "ALTER TABLE jobs ADD COLUMN priority integer NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN fair_time double precision NOT NULL DEFAULT 0",
+            "DROP INDEX jobs_claimable",
+            "CREATE INDEX jobs_fair ON jobs (fair_time, id) WHERE state = 'queued'",
+            "CREATE INDEX jobs_fair_by_owner ON jobs (owner, priority, fair_time) WHERE state = 'queued'",
+            "CREATE TABLE tenants (owner text PRIMARY KEY, name text NOT NULL, max_running integer)",
+            // A job's stamp, as `JobStatements.fairTime(of:)` computes it on SQLite (`FairShare`).
+            // A function so that its plans are kept per session (`PostgresJobStatements.enqueue`).
+            // `greatest` ignores NULLs: no running job, an empty queue, no earlier job of the owner.
+            """
+            CREATE FUNCTION code_runner_fair_time(job_owner text, job_priority integer, top_level integer, step double precision)
+            RETURNS double precision LANGUAGE plpgsql STABLE AS $$
+            DECLARE
+                virtual_time double precision;
+                owner_last double precision;
+            BEGIN
+                SELECT coalesce(greatest(
+                    (SELECT max(fair_time) FROM jobs WHERE state = 'running'),
+                    (SELECT fair_time FROM jobs WHERE state = 'queued' AND run_at <= extract(epoch from now())::float8
+                        ORDER BY fair_time, id LIMIT 1)), 0)
+                INTO virtual_time;
+                SELECT max((
+                    SELECT fair_time FROM jobs
+                    WHERE owner = job_owner AND state = 'queued' AND priority = level
+                    ORDER BY fair_time DESC LIMIT 1))
+                INTO owner_last
+                FROM generate_series(job_priority, top_level) AS level;
+                RETURN greatest(virtual_time, owner_last + step);
+            END
+            $$
+            """,
+        ],
     ]
 
     /// Applies every pending step; safe to run from any number of processes and hosts at once.

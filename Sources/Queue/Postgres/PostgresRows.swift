@@ -36,7 +36,8 @@ extension Job {
                 status: try columns["callback_status"].decode(String?.self),
                 attempts: try columns["callback_attempts"].decode(Int.self),
                 lastError: try columns["callback_error"].decode(String?.self)
-            )
+            ),
+            priority: try columns["priority"].decode(Int.self)
         )
     }
 }
