@@ -34,7 +34,7 @@ print(2 * n)
 const n = parseInt(require("fs").readFileSync(0, "utf8").trim() || "0");
 if (n === -1) process.exit(3);
 if (n === -2) for (;;) {}
-if (n === -3) { const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1)); }
+if (n === -3) { const a = []; for (;;) a.push(Buffer.alloc(64 << 20, 1)); }
 if (n === -4) { const s = "x".repeat(65536); for (;;) require("fs").writeSync(1, s); }
 console.log(2 * n);
 ''',
@@ -43,7 +43,7 @@ import { writeSync } from "node:fs";
 const n = parseInt((await Bun.stdin.text()).trim() || "0");
 if (n === -1) process.exit(3);
 if (n === -2) for (;;) {}
-if (n === -3) { const a: Uint8Array[] = []; for (;;) a.push(new Uint8Array(16 << 20).fill(1)); }
+if (n === -3) { const a: Uint8Array[] = []; for (;;) a.push(new Uint8Array(64 << 20).fill(1)); }
 if (n === -4) { const s = "x".repeat(65536); for (;;) writeSync(1, s); }
 console.log(2 * n);
 ''',
@@ -52,7 +52,7 @@ const text = await new Response(Deno.stdin.readable).text();
 const n = parseInt(text.trim() || "0");
 if (n === -1) Deno.exit(3);
 if (n === -2) for (;;) {}
-if (n === -3) { const a: Uint8Array[] = []; for (;;) a.push(new Uint8Array(16 << 20).fill(1)); }
+if (n === -3) { const a: Uint8Array[] = []; for (;;) a.push(new Uint8Array(64 << 20).fill(1)); }
 if (n === -4) { const s = new TextEncoder().encode("x".repeat(65536)); for (;;) Deno.stdout.writeSync(s); }
 console.log(2 * n);
 ''',
