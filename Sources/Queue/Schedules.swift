@@ -55,9 +55,10 @@ extension SQLiteJobStore {
                 let fireAt: Double = row["next_fire_at"]
                 guard let kind = kinds[name] else { continue }
                 // One job per tick: a second insert under the same unique key inserts nothing.
-                // Stamped 0 (`FairShare`): the service's own maintenance goes before any key's work.
+                // Stamped like any job (`FairShare`), as PostgreSQL's schedules are.
                 let job = NewJob(kind: kind, owner: "", payload: Data("{}".utf8), uniqueKey: "\(name)@\(fireAt)", maxAttempts: 1)
-                if try JobStatements.enqueue(job, fairTime: 0).fetchOne(db) != nil { fired += 1 }
+                let fairTime = try JobStatements.fairTime(of: job).fetchOne(db) ?? 0
+                if try JobStatements.enqueue(job, fairTime: fairTime).fetchOne(db) != nil { fired += 1 }
                 // The next tick after now, on the schedule's own grid (missed ticks are skipped).
                 let steps = max(1, ((current - fireAt) / interval).rounded(.down) + 1)
                 try db.execute(

@@ -64,6 +64,9 @@ struct TenancyRouteTests {
                 let found = issues(response)
                 #expect(found.count == 1 && found.first?.loc == loc && found.first?.msg == msg, "\(body): \(found)")
             }
+            // Not a number: the field's own type error, at the field.
+            let typed = issues(try await submit("open-secret", #"{"code": "1", "priority": "high"}"#))
+            #expect(typed.count == 1 && typed.first?.loc == ["body", "priority"], "\(typed)")
             // The deployment's own bound comes first, and stays its own message.
             #expect(
                 issues(try await submit("open-secret", #"{"code": "1", "priority": 11}"#)).first?.msg == "Input should be less than or equal to 10"
