@@ -13,6 +13,11 @@
 #     and 4 worker processes, enqueue jobs/s by 1 and by 4 processes at once (queue-probe
 #     --timing; scripts/bench-queue.py makes the table, with issue 16's targets; PostgreSQL also
 #     with synchronous_commit=off, as a diagnostic column — the targets are judged on the default);
+#   - the original service, quartermaster-code-runner 0.9.1 (scripts/original-service.sh), in the
+#     latency rounds (original_post_run) and at 16 clients (original_c16), for issue 20's ratios;
+#   - pre-started interpreters (scripts/bench-prestart.py): warm POST /run of python, node, bun and
+#     deno on the warm service against a copy with POOL_PRESTART=off (the old warm path), which
+#     also runs in the latency rounds (post_run_pool_on_prestart_off) and at 16 clients;
 #   - judge mode (scripts/bench-judge.py, on the warm service): 100 Go cases in one request against
 #     100 separate requests, and the per-case overhead of a compiled binary and of Python;
 #   - streaming (scripts/bench-stream.py): a printed line to an SSE client on SQLite and
@@ -45,7 +50,9 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0))
 
 services=()
 pg_databases=()
+original_started=false
 cleanup() {
+    [ "$original_started" = true ] && bash "$ROOT/scripts/original-service.sh" stop >/dev/null 2>&1
     for s in "${services[@]}"; do kill -TERM -- -"$s" 2>/dev/null; done
     wait 2>/dev/null
     for d in "${pg_databases[@]}"; do pg_admin postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)"; done
@@ -93,12 +100,28 @@ start_service() {  # name pool_size [DATABASE_URL] -> sets started_port
 start_service warm 2; warm=$started_port
 start_service cold 0; cold=$started_port
 LIVE_OUTPUT=off start_service warm_no_live 2; warm_no_live=$started_port
+POOL_PRESTART=off start_service warm_prestart_off 2; warm_prestart_off=$started_port
+# The original service (quartermaster-code-runner 0.9.1 from PyPI, its python image renamed
+# original-code-runner-python): scripts/original-service.sh; without it the ratios are left out.
+original_args=()
+if original_line=$(bash "$ROOT/scripts/original-service.sh" start); then
+    original_started=true
+    original_args=(--original-url "${original_line#ORIGINAL_URL=}")
+else
+    echo "bench: the original service did not start (scripts/original-service.sh); its figures are left out" >&2
+fi
 start_service postgres 2 "$service_url"; postgres=$started_port
 start_service postgres_async 2 "${service_url}_async"; postgres_async=$started_port
 echo "## POST /run and the raw lifecycle (python hello world; same image and flags; services: 2 workers × WORKER_CONCURRENCY=$BENCH_CONCURRENCY; post_run_pool_on_postgres: as post_run_pool_on, the queue on PostgreSQL; …_async_commit: its database with synchronous_commit=off)"
 "$BIN/code-runner-bench" latency --url "http://127.0.0.1:$warm" --cold-url "http://127.0.0.1:$cold" \
+    --prestart-off-url "http://127.0.0.1:$warm_prestart_off" "${original_args[@]}" \
     --postgres-url "http://127.0.0.1:$postgres" --postgres-async-url "http://127.0.0.1:$postgres_async" \
     --runs "$RUNS" --json "$out/bench.json" || exit 1
+
+echo
+echo "## Pre-started interpreters: warm POST /run of python, node, bun and deno, POOL_PRESTART on against off (scripts/bench-prestart.py; warm_prestart_off: the warm service with POOL_PRESTART=off)"
+$PY "$ROOT/scripts/bench-prestart.py" --url "http://127.0.0.1:$warm" --off-url "http://127.0.0.1:$warm_prestart_off" \
+    --json "$out/prestart.json" || echo "(the pre-start figures are missing)"
 
 echo
 echo "## Judge mode: 100 Go cases in one request against 100 requests; per-case overhead (scripts/bench-judge.py, the warm service)"

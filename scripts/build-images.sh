@@ -127,13 +127,14 @@ PY
     echo "$req $members $sha" >"$bindir/.source"
 }
 
-# ---- the supervisor (runtimes/common/supervise.c, judge.c, worktree.c, outputs.c) --------------------
+# ---- the supervisor (runtimes/common/supervise.c, judge.c, worktree.c, outputs.c, prestart.c) ---------
 # A static binary built here on the host (no compiler in the images) and copied into every
 # build context as common/code-runner-supervise; the images install it as their entrypoint.
 # supervise.c: main, the header and protocol CR1 (outputs.c: its output files); judge.c and
-# worktree.c: protocol CR2.
+# worktree.c: protocol CR2; prestart.c and setup.c: warm containers' pre-started interpreters
+# and work dirs.
 SUPERVISOR_CFLAGS=(-static -O2 -Wall -Wextra -Werror)
-SUPERVISOR_SOURCES=(supervise.c judge.c worktree.c outputs.c)
+SUPERVISOR_SOURCES=(supervise.c judge.c worktree.c outputs.c prestart.c setup.c)
 SUPERVISOR_BIN=""
 build_supervisor() {
     [ -n "$SUPERVISOR_BIN" ] && return 0

@@ -12,6 +12,13 @@ struct BenchReport: Encodable {
     /// Issue 16's target: `POST /run` p50 with the queue on PostgreSQL at most this many times
     /// the SQLite deployment's.
     static let postgresLatencyTarget = 1.15
+    /// Issue 20: python's warm `POST /run` p50 with a pre-started interpreter, in ms, and against
+    /// the old warm path (`POOL_PRESTART=off`).
+    static let prestartLatencyTarget = 20.0
+    static let prestartRatioTarget = 0.6
+    /// Issue 20: runs/s at 16 clients against the original's and the raw lifecycle ceiling's.
+    static let originalThroughputTarget = 1.25
+    static let ceilingThroughputTarget = 0.95
 
     /// Nearest-rank percentile; 0 for no samples.
     static func percentile(_ samples: [Double], _ fraction: Double) -> Double {
@@ -24,8 +31,9 @@ struct BenchReport: Encodable {
         var lines = ["| latency, python hello world | n | p50 ms | p95 ms | min ms | p50 / raw |", "|---|---|---|---|---|---|"]
         let rawP50 = Self.percentile(latency["raw_lifecycle"] ?? [], 0.5)
         for name in [
-            "raw_lifecycle", "docker_run_cli", "seed_engine_calls", "post_run_pool_off", "post_run_pool_on", "post_run_pool_on_postgres",
-            "post_run_pool_on_postgres_async_commit",
+            "raw_lifecycle", "docker_run_cli", "seed_engine_calls", "post_run_pool_off", "post_run_pool_on_prestart_off", "post_run_pool_on",
+            "original_post_run",
+            "post_run_pool_on_postgres", "post_run_pool_on_postgres_async_commit",
         ] {
             guard let samples = latency[name] else { continue }
             let p50 = Self.percentile(samples, 0.5)
@@ -40,6 +48,23 @@ struct BenchReport: Encodable {
                     ratio(p50, rawP50)
                 )
             )
+        }
+        if let new = latency["post_run_pool_on"], let old = latency["post_run_pool_on_prestart_off"] {
+            let newP50 = Self.percentile(new, 0.5)
+            let quotient = ratio(newP50, Self.percentile(old, 0.5))
+            let verdict = newP50 <= Self.prestartLatencyTarget && quotient <= Self.prestartRatioTarget ? "PASS" : "MISS"
+            lines += [
+                "", "| warm POST /run p50, pre-started interpreter against the old warm path | p50 ms | ratio | target | PASS/MISS |",
+                "|---|---|---|---|---|",
+                String(
+                    format: "| python | %.1f | %.3f | ≤ %.0f ms and ≤ %.2f | %@ |",
+                    newP50,
+                    quotient,
+                    Self.prestartLatencyTarget,
+                    Self.prestartRatioTarget,
+                    verdict
+                ),
+            ]
         }
         if let sqlite = latency["post_run_pool_on"] {
             var comparisons: [String] = []
@@ -56,16 +81,50 @@ struct BenchReport: Encodable {
                 lines += ["", "| POST /run p50 / SQLite deployment's (pool on) | ratio | target | PASS/MISS |", "|---|---|---|---|"] + comparisons
             }
         }
-        lines += [
-            "", "| throughput | runs/s (median) | / raw ceiling (raw_lifecycle_x8) | / seed (seed_engine_calls_c16) | rounds |",
-            "|---|---|---|---|---|",
-        ]
         let ceiling = throughput["raw_lifecycle_x8"] ?? 0
         let seed = throughput["seed_engine_calls_c16"] ?? 0
+        let original = throughput["original_c16"] ?? 0
+        lines += [
+            "",
+            "| throughput | runs/s (median) | / raw ceiling (raw_lifecycle_x8) | / seed (seed_engine_calls_c16) | / original (original_c16) | rounds |",
+            "|---|---|---|---|---|---|",
+        ]
         for name in throughput.keys.sorted() {
             let value = throughput[name] ?? 0
             let rounds = (throughputRounds[name] ?? []).map { String(format: "%.2f", $0) }.joined(separator: ", ")
-            lines.append(String(format: "| %@ | %.2f | %.2f | %.2f | %@ |", name, value, ratio(value, ceiling), ratio(value, seed), rounds))
+            lines.append(
+                String(
+                    format: "| %@ | %.2f | %.2f | %.2f | %.2f | %@ |",
+                    name,
+                    value,
+                    ratio(value, ceiling),
+                    ratio(value, seed),
+                    ratio(value, original),
+                    rounds
+                )
+            )
+        }
+        if let ours = throughput["pool_on_c16"], original > 0, ceiling > 0 {
+            let verdict = ours >= Self.originalThroughputTarget * original && ours >= Self.ceilingThroughputTarget * ceiling ? "PASS" : "MISS"
+            lines += [
+                "", "| POST /run at 16 clients (pool on) | / original | / raw ceiling | target | PASS/MISS |", "|---|---|---|---|---|",
+                String(
+                    format: "| %.2f runs/s | %.2f | %.2f | ≥ %.2f × original and ≥ %.2f × raw ceiling | %@ |",
+                    ours,
+                    ratio(ours, original),
+                    ratio(ours, ceiling),
+                    Self.originalThroughputTarget,
+                    Self.ceilingThroughputTarget,
+                    verdict
+                ),
+            ]
+        }
+        if let ours = latency["post_run_pool_on"], let theirs = latency["original_post_run"] {
+            let quotient = ratio(Self.percentile(ours, 0.5), Self.percentile(theirs, 0.5))
+            lines += [
+                "", "| POST /run p50, ours (pool on) / the original's | ratio |", "|---|---|",
+                String(format: "| python hello world | %.3f |", quotient),
+            ]
         }
         return lines.joined(separator: "\n")
     }

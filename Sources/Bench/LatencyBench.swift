@@ -29,6 +29,12 @@ struct LatencyBench: AsyncParsableCommand {
     var coldURL: String?
 
     @Option(
+        help:
+            "Base URL of a service as --url's but with POOL_PRESTART=off (the old warm path, no pre-started interpreters); omit to skip."
+    )
+    var prestartOffURL: String?
+
+    @Option(
         help: "Base URL of a service set up as --url's but with its queue on PostgreSQL (DATABASE_URL); omit to skip."
     )
     var postgresURL: String?
@@ -38,6 +44,12 @@ struct LatencyBench: AsyncParsableCommand {
             "Base URL of one more, as --postgres-url's but on a database with synchronous_commit=off (a diagnostic: SQLite's synchronous=NORMAL does not sync each commit either); omit to skip."
     )
     var postgresAsyncURL: String?
+
+    @Option(
+        help:
+            "Base URL of the original quartermaster-code-runner 0.9.1 (scripts/original-service.sh start), measured beside ours; omit to skip."
+    )
+    var originalURL: String?
 
     @Option(help: "API key for the services, if they need one.")
     var apiKey: String?
@@ -73,6 +85,10 @@ struct LatencyBench: AsyncParsableCommand {
             ("seed_engine_calls", { try await ReferenceLifecycles.seed(engine, code: Self.code) }),
         ]
         if let coldURL { paths.append(("post_run_pool_off", { try await postRun(http, base: coldURL) })) }
+        if let prestartOffURL {
+            paths.append(("post_run_pool_on_prestart_off", { try await postRun(http, base: prestartOffURL) }))
+        }
+        if let originalURL { paths.append(("original_post_run", { try await postRun(http, base: originalURL) })) }
         if let postgresURL { paths.append(("post_run_pool_on_postgres", { try await postRun(http, base: postgresURL) })) }
         if let postgresAsyncURL {
             paths.append(("post_run_pool_on_postgres_async_commit", { try await postRun(http, base: postgresAsyncURL) }))
@@ -91,9 +107,13 @@ struct LatencyBench: AsyncParsableCommand {
             ("raw_lifecycle_x8", 8, { try await rawLifecycle(engine) }),
             ("seed_engine_calls_c16", 16, { try await ReferenceLifecycles.seed(engine, code: Self.code) }),
         ]
+        if let originalURL { loads.append(("original_c16", 16, { try await postRun(http, base: originalURL) })) }
         for clients in [1, 4, 16] {
             loads.append(("pool_on_c\(clients)", clients, { try await postRun(http, base: url) }))
             if let coldURL { loads.append(("pool_off_c\(clients)", clients, { try await postRun(http, base: coldURL) })) }
+            if let prestartOffURL, clients == 16 {
+                loads.append(("pool_on_prestart_off_c16", clients, { try await postRun(http, base: prestartOffURL) }))
+            }
         }
         var rates: [String: [Double]] = [:]
         for _ in 0..<throughputRounds {

@@ -72,6 +72,10 @@ public struct ServiceSettings: Sendable {
     public var prebuildCABundle: String?
     /// Warm containers kept per runtime image in use, per worker (0 turns the pool off).
     public var poolSize = 2
+    /// `POOL_PRESTART` (`on`/`off`): whether warm containers start their runtime's interpreter
+    /// before the run is known (python, node, bun, deno: `runtimes/PROTOCOL.md`, "Pre-started
+    /// interpreters"). Off, a warm run starts its interpreter as a cold run does.
+    public var poolPrestart = true
     /// `EGRESS_ALLOW_CIDRS`: ranges networked sandboxes may reach although the default egress
     /// policy denies them (an internal package mirror at a private address).
     public var egressAllowCIDRs: [IPv4Network] = []
@@ -154,6 +158,15 @@ public struct ServiceSettings: Sendable {
                 problems.append("\(name) must be a number, got '\(raw)'")
             }
         }
+        /// `on`/`off` (also true/false, 1/0, yes/no).
+        func onOff(_ name: String, _ target: inout Bool) {
+            guard let raw = text(name) else { return }
+            switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "on", "true", "1", "yes": target = true
+            case "off", "false", "0", "no": target = false
+            default: problems.append("\(name) must be on or off, got '\(raw)'")
+            }
+        }
 
         if let value = text("HOST") { host = value }
         integer("PORT", &port)
@@ -201,13 +214,7 @@ public struct ServiceSettings: Sendable {
         integer("MAX_METADATA_BYTES", &maxMetadataBytes)
         integer("MAX_OUTPUT_FILES", &maxOutputFiles)
         integer("MAX_OUTPUT_FILE_BYTES", &maxOutputFileBytes)
-        if let raw = text("LIVE_OUTPUT") {
-            switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
-            case "on", "true", "1", "yes": liveOutput = true
-            case "off", "false", "0", "no": liveOutput = false
-            default: problems.append("LIVE_OUTPUT must be on or off, got '\(raw)'")
-            }
-        }
+        onOff("LIVE_OUTPUT", &liveOutput)
         integer("DEFAULT_PIDS_LIMIT", &defaultPidsLimit)
         integer("RUN_WAIT_SLACK", &runWaitSlack)
         integer("JOB_RETENTION_HOURS", &jobRetentionHours)
@@ -222,6 +229,7 @@ public struct ServiceSettings: Sendable {
         integer("MAX_QUEUE_DEPTH", &maxQueueDepth)
         if let value = text("SANDBOX_RUNTIME"), !value.isEmpty { sandboxRuntime = value }
         integer("POOL_SIZE", &poolSize)
+        onOff("POOL_PRESTART", &poolPrestart)
         if let value = text("PREBUILD_CA_BUNDLE"), !value.isEmpty { prebuildCABundle = value }
         func ranges(_ name: String, _ target: inout [IPv4Network]) {
             guard let raw = text(name) else { return }

@@ -123,22 +123,7 @@ struct ProtocolPiecesTests {
 
     @Test("the input starts with the protocol header and carries code after files")
     func inputHeader() {
-        let payload = RunPayload(
-            code: "print(1)",
-            image: "code-runner-python",
-            mainFile: "main.py",
-            files: [WorkFile(name: "main.py", content: "ignored")],
-            entrypoint: "echo hi",
-            stdin: "abc",
-            timeoutSeconds: 5,
-            memoryBytes: 1 << 28,
-            cpuShares: 512,
-            nanoCPUs: 1_000_000_000,
-            diskBytes: 1 << 26,
-            pidsLimit: 64,
-            maxOutputBytes: 100,
-            maxMetadataBytes: 50
-        )
+        let payload = Self.payload(files: [WorkFile(name: "main.py", content: "ignored")], entrypoint: "echo hi", stdin: "abc")
         let input = RunInput(payload: payload, nonce: String(repeating: "a", count: 32))
         let text = String(buffer: input.bytes)
         let header = text.prefix { $0 != "\n" }.split(separator: " ")
@@ -149,5 +134,48 @@ struct ProtocolPiecesTests {
         #expect(header[5] == Substring(Data("echo hi".utf8).base64EncodedString()))
         #expect(Int(header[2]).map { $0 % 512 == 0 } == true)
         #expect(text.hasSuffix("abc"))
+    }
+
+    @Test("a warm container's input carries the environment after the header, a cold one's does not")
+    func environmentInHeader() {
+        var payload = Self.payload(files: [], entrypoint: nil, stdin: "in")
+        payload.environment = [EnvironmentVariable(name: "A", value: "b c"), EnvironmentVariable(name: "EMPTY", value: "")]
+        let nonce = String(repeating: "a", count: 32)
+        let warm = Array(buffer: RunInput(payload: payload, nonce: nonce, environmentInHeader: true).bytes)
+        let block = Array("A=b c\u{0}EMPTY=\u{0}".utf8)
+        let newline = warm.firstIndex(of: UInt8(ascii: "\n")) ?? warm.endIndex
+        let header = String(decoding: warm[..<newline], as: UTF8.self).split(separator: " ")
+        #expect(header.count == 10)
+        #expect(header[6...] == ["-", "0", "0", "\(block.count)"])
+        #expect(Array(warm[(newline + 1)...].prefix(block.count)) == block)
+
+        let cold = Array(buffer: RunInput(payload: payload, nonce: nonce).bytes)
+        #expect(String(decoding: cold.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self).split(separator: " ").count == 6)
+        #expect(cold.count == warm.count - block.count - " - 0 0 \(block.count)".utf8.count)
+
+        payload.outputFiles = OutputFilesRequest(patterns: ["*.png"], maxFiles: 2, maxBytes: 10, reportsEmpty: true)
+        let withFiles = Array(buffer: RunInput(payload: payload, nonce: nonce, environmentInHeader: true).bytes)
+        let fields = String(decoding: withFiles.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self).split(separator: " ")
+        #expect(fields.count == 10 && fields[7] == "2" && fields[8] == "10" && fields[9] == "\(block.count)")
+    }
+
+    /// A python payload with small limits (the header's numbers are checked against them).
+    static func payload(files: [WorkFile], entrypoint: String?, stdin: String) -> RunPayload {
+        RunPayload(
+            code: "print(1)",
+            image: "code-runner-python",
+            mainFile: "main.py",
+            files: files,
+            entrypoint: entrypoint,
+            stdin: stdin,
+            timeoutSeconds: 5,
+            memoryBytes: 1 << 28,
+            cpuShares: 512,
+            nanoCPUs: 1_000_000_000,
+            diskBytes: 1 << 26,
+            pidsLimit: 64,
+            maxOutputBytes: 100,
+            maxMetadataBytes: 50
+        )
     }
 }

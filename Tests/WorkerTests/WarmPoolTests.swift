@@ -101,9 +101,14 @@ struct WarmPoolTests {
         #expect(pool.accepts(payload))
         payload.allowNetwork = true
         #expect(!pool.accepts(payload))
+        // an environment travels in the header (RunInput), but a judge run's header has no room
         payload = template()
         payload.environment = [EnvironmentVariable(name: "A", value: "b")]
+        #expect(pool.accepts(payload))
+        payload.judge = JudgePayload(cases: [JudgeCase(name: "one", stdin: "1\n", timeoutMilliseconds: 1000)])
         #expect(!pool.accepts(payload))
+        payload.environment = []
+        #expect(pool.accepts(payload))
         payload = template()
         payload.diskBytes = 1 << 20
         #expect(!pool.accepts(payload))

@@ -120,14 +120,17 @@ def test_program_cannot_read_the_nonce_or_forge_the_trailer(service, record):
 
 def test_setup_step_code_cannot_read_the_nonce(service, record):
     """TAR_OPTIONS in the user's environment makes tar run a command while it extracts the
-    files, before the program starts. The forger runs then too, and finds no nonce either."""
+    files, before the program starts. The forger runs then too, and finds no nonce either.
+    A cold container's set-up is setup-run's tar (a disk_limit other than the default takes
+    one); a warm container's set-up runs no tar and no user code at all (supervisor's setup.c;
+    Tests/hostile/test_prestart.py)."""
     hook = ("mkdir /tmp/forged.lock 2>/dev/null || exit 0\n"
             "/usr/bin/python3 /tmp/work/a_forger.py >/dev/null 2>/tmp/forger.err\n")
     code = ("import sys\n"
             "sys.stderr.write(open('/tmp/forger.err').read())\n"
             "sys.exit(7)\n")
     body = {"code": code, "timeout": 30,
-            "files": {"a_hook.sh": hook, "a_forger.py": FORGER, "z_padding.txt": "p" * 400_000},
+            "files": {"a_hook.sh": hook, "a_forger.py": FORGER, "z_padding.txt": "p" * 400_000}, "disk_limit": "256m",
             "environment": {"TAR_OPTIONS": '--checkpoint=20 "--checkpoint-action=exec=/bin/sh /tmp/work/a_hook.sh"'}}
     r, seconds = service.run(body)
     assert r.status_code == 200, r.text

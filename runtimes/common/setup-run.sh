@@ -2,6 +2,11 @@
 # code-runner setup-run: prepares the work dir of one run (runtimes/PROTOCOL.md, version CR1).
 #
 #   setup-run <archive_bytes> <stdin_bytes>
+#   setup-run --seed
+#
+# `--seed` (a warm container, before its run is known: supervise.c's --prestart) does only the
+# part that needs no input: the directories and the seed copies; it leaves the marker
+# $STATE/.seeded, and the run's own set-up then skips the seeds.
 #
 # Protocol CR2 (judge mode) calls it as `setup-run <archive_bytes> 0`, with the archive on a
 # memfd as stdin (the supervisor has read the whole input first); everything below holds.
@@ -40,10 +45,15 @@ count() {
     eval "$1=\$_v"
 }
 
-[ "$#" -eq 2 ] || fail "setup-run: expected 2 arguments, got $#"
-count ARCHIVE_BYTES "$1"
-count STDIN_BYTES "$2"
-unset _v
+SEED_ONLY=0
+if [ "$#" -eq 1 ] && [ "$1" = --seed ]; then
+    SEED_ONLY=1
+else
+    [ "$#" -eq 2 ] || fail "setup-run: expected 2 arguments, got $#"
+    count ARCHIVE_BYTES "$1"
+    count STDIN_BYTES "$2"
+    unset _v
+fi
 
 # ---- directories, seeds -- ---------------------------------------------------------------------
 umask 022
@@ -52,6 +62,7 @@ umask 022
 # RT_SEED_DIRS="src:dst ...": copy each src tree onto dst; "src:dst:link" (src absolute) instead
 # makes dst a tree of real directories with symlinks to src's files (cheap, no tmpfs memory; for
 # read-mostly data such as Go's build cache, whose new entries land beside the links)
+[ -e "$STATE/.seeded" ] && RT_SEED_DIRS=
 for _seed in ${RT_SEED_DIRS:-}; do
     _src=${_seed%%:*} _dst=${_seed#*:} _mode=copy
     case "$_dst" in *:link) _dst=${_dst%:link} _mode=link ;; esac
@@ -62,6 +73,10 @@ for _seed in ${RT_SEED_DIRS:-}; do
         /bin/mkdir -p "$_dst" && /bin/cp -R "$_src/." "$_dst/"
     fi || echo "code-runner-entrypoint: could not copy seed $_src to $_dst" >&2
 done
+if [ "$SEED_ONLY" = 1 ]; then
+    : >"$STATE/.seeded"
+    exit 0
+fi
 
 # ---- archive -----------------------------------------------------------------------------------
 if [ "$ARCHIVE_BYTES" -gt 0 ]; then

@@ -17,16 +17,20 @@
  * else is handled exactly as before CR2 existed.
  *
  * CR1 steps:
- *  1. prctl(PR_SET_DUMPABLE, 0).
+ *  1. prctl(PR_SET_DUMPABLE, 0). With the argument --prestart (a warm container): the work
+ *     dir's fixed part, and the runtime's interpreter started ahead (prestart.c).
  *  2. Reads the header line "CR1 <nonce> <archive> <stdin> <metadata_cap> <entrypoint>
- *     [<output_files> <max_files> <max_file_bytes>]\n" from
+ *     [<output_files> <max_files> <max_file_bytes> [<environment_bytes>]]\n" from
  *     stdin one byte at a time (nothing after the newline is consumed) and validates it;
- *     malformed -> message on stderr, exit 125, no trailer.
+ *     malformed -> message on stderr, exit 125, no trailer. With an environment block
+ *     ("NAME=value\0" each, right after the header line), its variables are set here, so that
+ *     the set-up and the program run with them (a warm container was created without them).
  *  3. Runs the work-dir set-up (SETUP_SCRIPT with the archive and stdin lengths as arguments):
  *     it reads the archive and the program's stdin from our stdin, extracts the files and runs
  *     the runtime's prepare hook. Exit status 0 or the trailer with status 2.
  *  4. Runs the program: /bin/sh -c "<decoded entrypoint or $RT_DEFAULT_CMD>" in WORK_DIR with
- *     stdin from STDIN_FILE, in this process's environment, and waits for it. Its status is the
+ *     stdin from STDIN_FILE, in this process's environment, and waits for it -- or lets the
+ *     pre-started interpreter go (prestart.c), the same command started ahead. Its status is the
  *     exit code, or 128+n when a signal ended it (as sh reports it).
  *  5. Writes "@@code-runner:<nonce>@@ end\n" to stderr, then
  *     "@@code-runner:<nonce>@@ <status> <metadata_length> <oom_kills>\n<metadata>" to stdout
@@ -57,10 +61,12 @@
 
 #include "supervise.h"
 
-#define STDIN_FILE "/tmp/.code-runner/stdin"
 #define META_FILE "/tmp/.code-runner/.quartermaster_metadata.json"
-/* CR1 has 6 fields (9 with output files), CR2 9; one more is split off so that "more than expected" is seen */
-#define MAX_FIELDS 10
+/* CR1 has 6 fields (9 with output files, 10 with an environment), CR2 9; one more is split off
+ * so that "more than expected" is seen */
+#define MAX_FIELDS 11
+/* The largest environment block (CR1's tenth field) accepted; the API's body limit is 1 MiB. */
+#define ENVIRONMENT_MAX (8LL * 1024 * 1024)
 
 static char header[HEADER_MAX + 1];
 static char command[HEADER_MAX + 1];
@@ -71,6 +77,11 @@ static int has_output_fields;
 static long long output_max_files, output_max_bytes;
 char nonce[NONCE_LEN + 1];
 char chunk[CHUNK_SIZE];
+
+void forget_secrets(void) {
+    explicit_bzero(nonce, sizeof nonce);
+    explicit_bzero(header, sizeof header);
+}
 
 /* A message on stderr, prefixed with the program's name. */
 void say(const char *format, ...) {
@@ -325,12 +336,39 @@ static pid_t start(char *const argv[], const char *stdin_path, const char *dir) 
     _exit(127);
 }
 
-int main(void) {
+/* Reads the environment block (`length` bytes right after the header line) into memory that
+ * stays mapped (putenv keeps pointers into it) and sets every "NAME=value\0" entry; a block that
+ * is cut short or holds an entry without a name is a malformed header. */
+static const char *read_environment(long long length) {
+    if (length == 0) return "";
+    if (length > ENVIRONMENT_MAX) bad_header("environment too large");
+    char *block = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (block == MAP_FAILED) bad_header("cannot map the environment");
+    for (long long got = 0; got < length;) {
+        ssize_t n = read(STDIN_FILENO, block + got, (size_t)(length - got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) bad_header("stdin ended inside the environment");
+        got += n;
+    }
+    if (block[length - 1] != '\0') bad_header("environment entry without its NUL");
+    for (long long at = 0; at < length; at += (long long)strlen(block + at) + 1) {
+        char *entry = block + at;
+        char *equals = strchr(entry, '=');
+        if (!equals || equals == entry) bad_header("environment entry without a name");
+        if (putenv(entry) != 0) bad_header("cannot set the environment");
+    }
+    return block;
+}
+
+int main(int argc, char **argv) {
     /* 1. Before anything else: no same-uid /proc/<pid>/{mem,environ,fd} or ptrace access. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
         say("prctl(PR_SET_DUMPABLE) failed: %s", strerror(errno));
         return STATUS_BAD_HEADER;
     }
+    /* a warm container: everything that needs no input, before the input is there */
+    int warm = argc > 1 && strcmp(argv[1], "--prestart") == 0;
+    if (warm) prestart_begin();
 
     /* 2. The header. */
     read_header();
@@ -344,10 +382,14 @@ int main(void) {
         p = space + 1;
     }
     /* protocol CR2 (judge mode): judge.c, never returns */
-    if (strcmp(fields[0], "CR2") == 0) judge_main(fields, count);
-    if (count != 6 && count != 9) {
-        /* the message CR1 always had (a header with the three output-file fields is the only
-         * other length accepted): the hostile suite holds CR1's answers byte for byte */
+    if (strcmp(fields[0], "CR2") == 0) {
+        prestart_abandon();
+        judge_main(fields, count);
+    }
+    if (count != 6 && count != 9 && count != 10) {
+        /* the message CR1 always had (a header with the three output-file fields, and the
+         * environment's after them, are the only other lengths accepted): the hostile suite
+         * holds CR1's answers byte for byte */
         char why[64];
         snprintf(why, sizeof why, "expected 6 fields, got %s", count > 6 ? "more" : "fewer");
         bad_header(why);
@@ -361,19 +403,28 @@ int main(void) {
     const char *entry = fields[5];
     if (strcmp(entry, "-") != 0 && strspn(entry, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != strlen(entry))
         bad_header("entrypoint is not base64");
-    if (count == 9) {
+    if (count >= 9) {
         /* output files: base64 of the newline-separated patterns (or "-"), the caps */
         if (strcmp(fields[6], "-") != 0 && decode_base64(fields[6], output_spec) != 0) bad_header("output_files is not base64");
         output_max_files = parse_count(fields[7], "max_output_files");
         output_max_bytes = parse_count(fields[8], "max_output_file_bytes");
         has_output_fields = 1;
     }
+    long long environment_bytes = count == 10 ? parse_count(fields[9], "environment_bytes") : 0;
+    const char *environment = read_environment(environment_bytes);
 
-    /* 3. The work dir: files, program stdin, prepare hook (no secret in its arguments). */
-    char *setup[] = {SETUP_SCRIPT, fields[2], fields[3], NULL};
-    pid_t pid = start(setup, NULL, NULL);
-    if (pid < 0) trailer(STATUS_SETUP_FAILED, cap);
-    if (wait_for(pid) != 0) trailer(STATUS_SETUP_FAILED, cap);
+    /* 3. The work dir: files, program stdin, prepare hook (no secret in its arguments); in a warm
+     * container without a shell when the image allows (setup.c). */
+    pid_t pid;
+    if (warm && use_setup_without_shell()) {
+        if (setup_without_shell(parse_count(fields[2], "archive_bytes"), parse_count(fields[3], "stdin_bytes")) != 0)
+            trailer(STATUS_SETUP_FAILED, cap);
+    } else {
+        char *setup[] = {SETUP_SCRIPT, fields[2], fields[3], NULL};
+        pid = start(setup, NULL, NULL);
+        if (pid < 0) trailer(STATUS_SETUP_FAILED, cap);
+        if (wait_for(pid) != 0) trailer(STATUS_SETUP_FAILED, cap);
+    }
 
     /* 4. The program. */
     if (strcmp(entry, "-") == 0) {
@@ -390,8 +441,13 @@ int main(void) {
         say("no command to run");
         trailer(STATUS_SETUP_FAILED, cap);
     }
-    char *program[] = {"/bin/sh", "-c", command, NULL};
-    pid = start(program, STDIN_FILE, WORK_DIR);
+    pid = -1;
+    if (prestart_usable(strcmp(entry, "-") == 0, environment, (size_t)environment_bytes)) pid = prestart_go(environment, (size_t)environment_bytes);
+    if (pid < 0) {
+        prestart_abandon();
+        char *program[] = {"/bin/sh", "-c", command, NULL};
+        pid = start(program, STDIN_FILE, WORK_DIR);
+    }
     if (pid < 0) trailer(STATUS_SETUP_FAILED, cap);
     int status = wait_for(pid);
 

@@ -4,8 +4,9 @@ import Queue
 
 /// The bytes a run's container reads on stdin, per `runtimes/PROTOCOL.md`: a header line
 /// `CR1 <nonce> <archive_bytes> <stdin_bytes> <metadata_cap> <entrypoint>` (with output files:
-/// ` <patterns> <max_files> <max_file_bytes>` more), the tar of the work directory, then the
-/// program's stdin.
+/// ` <patterns> <max_files> <max_file_bytes>` more; with an environment block, those three
+/// (`- 0 0` when no files are asked for) and ` <environment_bytes>`), the environment block
+/// (`NAME=value\0` each), the tar of the work directory, then the program's stdin.
 struct RunInput {
     let nonce: String
     let bytes: ByteBuffer
@@ -15,8 +16,10 @@ struct RunInput {
         self.bytes = bytes
     }
 
-    /// The CR1 input of an ordinary run.
-    init(payload: RunPayload, nonce: String) {
+    /// The CR1 input of an ordinary run. `environmentInHeader`: the run's `environment` goes in
+    /// the input (a warm container, created before the run was known, has none of it); else it
+    /// is the container's own (`SandboxSpec`).
+    init(payload: RunPayload, nonce: String, environmentInHeader: Bool = false) {
         self.nonce = nonce
         let tar = Self.archive(of: payload)
         let stdin = Array(payload.stdin.utf8)
@@ -25,11 +28,18 @@ struct RunInput {
             .map { Data($0.utf8).base64EncodedString() } ?? "-"
         var buffer = ByteBuffer()
         buffer.writeString("CR1 \(nonce) \(tar.count) \(stdin.count) \(payload.maxMetadataBytes) \(entrypoint)")
+        let environment = environmentInHeader ? Self.environmentBlock(of: payload) : []
         if let files = payload.outputFiles {
             let patterns = Data(files.patterns.joined(separator: "\n").utf8).base64EncodedString()
             buffer.writeString(" \(patterns.isEmpty ? "-" : patterns) \(files.maxFiles) \(files.maxBytes)")
+        } else if !environment.isEmpty {
+            buffer.writeString(" - 0 0")
+        }
+        if !environment.isEmpty {
+            buffer.writeString(" \(environment.count)")
         }
         buffer.writeString("\n")
+        buffer.writeBytes(environment)
         buffer.writeBytes(tar)
         buffer.writeBytes(stdin)
         bytes = buffer
@@ -47,6 +57,12 @@ struct RunInput {
             archive.addFile(path: payload.mainFile, contents: Array(payload.code.utf8))
         }
         return archive.finished()
+    }
+
+    /// The run's variables as the supervisor reads them: `NAME=value` and a NUL each (the API
+    /// refuses NUL in names and values).
+    static func environmentBlock(of payload: RunPayload) -> [UInt8] {
+        payload.environment.flatMap { Array("\($0.name)=\($0.value)".utf8) + [0] }
     }
 
     /// A fresh random nonce: 32 lowercase hex characters.

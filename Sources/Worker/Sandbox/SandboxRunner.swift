@@ -199,7 +199,7 @@ struct SandboxRunner: Sendable {
         if let judge = payload.judge {
             return try await executeJudge(payload, judge: judge, in: containerID, engineSocket: engineSocket, warm: warm)
         }
-        let input = RunInput(payload: payload, nonce: RunInput.makeNonce())
+        let input = RunInput(payload: payload, nonce: RunInput.makeNonce(), environmentInHeader: warm != nil)
         let (output, streaming) = LiveOutputStreamer.start(sink: live, logger: logger) { onOutput in
             RunOutputCollector(
                 cap: payload.maxOutputBytes,

@@ -107,7 +107,8 @@ enum SandboxSpec {
         host: String = ServiceSettings.machineHostName,
         runtime: String?,
         proxy: ProxyGrant? = nil,
-        hostCPUs: Int = hostCPUs
+        hostCPUs: Int = hostCPUs,
+        command: [String]? = nil
     ) -> ContainerConfig {
         var environment = payload.environment.map { ($0.name, $0.value) }
         if let proxy {
@@ -117,6 +118,7 @@ enum SandboxSpec {
         return ContainerConfig(
             image: payload.image,
             entrypoint: nil,
+            command: command,
             user: "1000:1000",
             environment: environment.map { "\($0.0)=\($0.1)" },
             labels: [

@@ -6,9 +6,12 @@ import Queue
 /// container creation and start (the cold floor, ≈ 150 ms here).
 ///
 /// - Only runs that match the pool's container exactly are served warm: no network, the default
-///   disk size and pids limit, no extra environment. Memory and CPU that differ are changed on
-///   the running container (`POST /containers/{id}/update`) before the code is delivered.
+///   disk size and pids limit. Memory and CPU that differ are changed on the running container
+///   (`POST /containers/{id}/update`) before the code is delivered; the run's `environment`
+///   travels in the protocol header (`RunInput`), which a judge run's has no room for.
 ///   Everything else takes the cold path.
+/// - With `prestart`, the containers start the runtime's interpreter ahead (the supervisor's
+///   `--prestart`, `runtimes/PROTOCOL.md`), so a run with the default command skips its start-up.
 /// - Every warm container serves one job and is removed after it; none is ever reused.
 /// - Refills run in the background and stop while the worker is saturated, so the pool never
 ///   costs throughput (container churn is the machine's ceiling, not latency).
@@ -18,6 +21,8 @@ actor WarmPool {
     private let template: RunPayload
     private let identity: RunIdentity
     private let ociRuntime: String?
+    /// Whether the containers pre-start their runtime's interpreter (`POOL_PRESTART`).
+    private let prestart: Bool
     private let logger: Logger
     /// Whether there is capacity to spare for refilling right now.
     private let mayRefill: @Sendable () async -> Bool
@@ -28,6 +33,8 @@ actor WarmPool {
 
     /// The job label of warm containers (they are created before their job is known).
     static let jobLabel = "pool"
+    /// The supervisor's argument that makes it pre-start the interpreter.
+    static let prestartArgument = "--prestart"
 
     /// - Parameter template: a payload with the default limits every warm container is made with.
     init(
@@ -36,6 +43,7 @@ actor WarmPool {
         template: RunPayload,
         identity: RunIdentity,
         ociRuntime: String?,
+        prestart: Bool = true,
         logger: Logger,
         mayRefill: @escaping @Sendable () async -> Bool
     ) {
@@ -46,13 +54,14 @@ actor WarmPool {
         poolIdentity.jobID = Self.jobLabel
         self.identity = poolIdentity
         self.ociRuntime = ociRuntime
+        self.prestart = prestart
         self.logger = logger
         self.mayRefill = mayRefill
     }
 
     /// Whether a run can use a warm container at all.
     nonisolated func accepts(_ payload: RunPayload) -> Bool {
-        size > 0 && !payload.isNetworked && payload.environment.isEmpty && payload.prebuild == nil
+        size > 0 && !payload.isNetworked && (payload.environment.isEmpty || payload.judge == nil) && payload.prebuild == nil
             && payload.diskBytes == template.diskBytes && payload.pidsLimit == template.pidsLimit
             && ImageReference.runtime(ofImage: payload.image) != nil
     }
@@ -123,7 +132,8 @@ actor WarmPool {
                 workerID: identity.workerID,
                 deploymentID: identity.deploymentID,
                 host: identity.host,
-                runtime: ociRuntime
+                runtime: ociRuntime,
+                command: prestart ? [Self.prestartArgument] : nil
             )
             do {
                 let container = try await WarmContainer.prepare(config, docker: docker)

@@ -51,6 +51,7 @@ struct WorkerService: Service {
             template: template,
             identity: identity,
             ociRuntime: settings.sandboxRuntime,
+            prestart: settings.poolPrestart,
             logger: logger,
             mayRefill: { [store, settings] in
                 guard await running.count < settings.workerConcurrency else { return false }
