@@ -67,9 +67,10 @@ struct RunDefaultsRouteTests {
     }
 
     @Test(
-        "the entrypoint's RT_ names are reserved, and the seed's three still are",
+        "the entrypoint's RT_ names and the start hook's switch are reserved, and the seed's three still are",
         arguments: [
             "RT_DEFAULT_CMD", "RT_SEED_DIRS", "RT_ANYTHING", "ENCODED_CODE", "ENCODED_FILES", "CUSTOM_ENTRYPOINT",
+            "CODE_RUNNER_PRESTART_FD",
         ]
     )
     func reservedNames(name: String) async throws {

@@ -37,6 +37,15 @@ DEFAULT_LEASE = 3
 SWEEP_INTERVAL = 60  # WorkerService sweeps orphaned containers every 60 s (and at start-up)
 
 
+
+def _waits_for_its_run(host_pid: str) -> bool:
+    """Whether the process is a pre-started interpreter still blocked in its start hook: its fd 3
+    is the hook's pipe (closed once the run began). A process gone meanwhile is not waiting."""
+    try:
+        return os.readlink(f"/proc/{host_pid}/fd/3").startswith("pipe:")
+    except OSError:
+        return False
+
 class ScenarioFailure(Exception):
     pass
 
@@ -327,14 +336,22 @@ class Service:
 
     def executing(self, worker_id: str | None = None) -> list[dict]:
         """Containers (of one worker, or all) whose user program is running right now: a
-        `main.*` process shows in `docker top` (idle warm containers only wait for input)."""
+        `main.*` process shows in `docker top` that is not a warm container's pre-started
+        interpreter still waiting for its run (that one holds the start hook's pipe on fd 3,
+        which the hook closes when the run begins: runtimes/PROTOCOL.md, "Pre-started
+        interpreters")."""
         found = []
         for c in self.containers(all_states=False):
             if worker_id is not None and c["worker"] != worker_id:
                 continue
-            out = subprocess.run(["docker", "top", c["id"]], capture_output=True, text=True, timeout=30)
-            if out.returncode == 0 and any(" main." in line for line in out.stdout.splitlines()[1:]):
-                found.append(c)
+            out = subprocess.run(["docker", "top", c["id"], "-eo", "pid,args"], capture_output=True, text=True, timeout=30)
+            if out.returncode != 0:
+                continue
+            for line in out.stdout.splitlines()[1:]:
+                pid, _, args = line.strip().partition(" ")
+                if " main." in f" {args.strip()}" and not args.strip().startswith("/bin/sh") and not _waits_for_its_run(pid):
+                    found.append(c)
+                    break
         return found
 
     def remove_containers(self) -> int:

@@ -67,9 +67,15 @@ struct RunRequest: Sendable {
     /// `RT_` prefix is kept for the entrypoint. The original service's three names carry no
     /// meaning here; they stay refused because its clients and the HTTP contract's acceptance
     /// suite expect that 422 (`Tests/APITests/APIRouteTests.swift` checks both kinds).
+    /// `CODE_RUNNER_PRESTART_FD` is the pre-started interpreters' start hook's switch
+    /// (`runtimes/PROTOCOL.md`): set by a run, every interpreter it starts would wait on it.
     static func isReservedEnvironmentName(_ name: String) -> Bool {
         name.hasPrefix(entrypointEnvironmentPrefix) || seedReservedEnvironmentNames.contains(name)
+            || name == prestartHookEnvironmentName
     }
+
+    /// The variable that switches the runtimes' start hooks on (`runtimes/common/prestart.c`).
+    static let prestartHookEnvironmentName = "CODE_RUNNER_PRESTART_FD"
 
     /// The prefix of the variables the image's entrypoint reads (`RT_DEFAULT_CMD`, `RT_SEED_DIRS`).
     static let entrypointEnvironmentPrefix = "RT_"
